@@ -1,0 +1,301 @@
+//! The admin API under `/_mock/`: health, reset, accounts, tokens, seeding, the journal.
+//!
+//! Not part of Amazon's API and not authenticated: the mock binds to loopback. Scripts and
+//! tests use it to skip the browser (`POST /_mock/tokens`) and to build trees quickly.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::oauth::{TokenResponse, issue_tokens};
+use crate::api::{AppStateRef, Params, read_json};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::operation::Operation;
+use crate::store::blobs::{BlobRef, synthetic_md5};
+use crate::store::meta::{Account, NewNode};
+use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, content_type_of, extension_of, name_problem};
+use crate::util::now_ms;
+
+/// The admin routes (nested under `/_mock`).
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/reset", post(reset))
+        .route("/accounts", get(accounts).post(create_account))
+        .route("/tokens", post(mint))
+        .route("/tokens/expire", post(expire))
+        .route("/seed", post(seed))
+        .route("/journal", get(journal).delete(clear_journal))
+}
+
+async fn health(state: AppStateRef) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"status": "ok", "accounts": state.meta.accounts()?.len()})))
+}
+
+/// The account an admin body names by email, or the default account.
+fn account_named(state: &AppState, email: Option<&str>) -> ApiResult<Account> {
+    let email = email.unwrap_or(&state.config.default_email);
+    state
+        .meta
+        .account_by_email(email)?
+        .ok_or_else(|| ApiError::NotFound(format!("No account with the email {email}")))
+}
+
+#[derive(Debug, Deserialize)]
+struct ResetBody {
+    account: Option<String>,
+}
+
+/// `POST /_mock/reset`: everything (accounts, tokens, trees; the default account is made
+/// again), or with `{"account": email}` just that account's tree and changes feed.
+async fn reset(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
+    let body: ResetBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
+    let blobs = match &body.account {
+        Some(email) => {
+            let account = account_named(&state, Some(email))?;
+            state.meta.reset_account(account.id)?
+        }
+        None => {
+            let blobs = state.meta.reset_all()?;
+            ensure_default_account(&state)?;
+            state.journal.clear();
+            blobs
+        }
+    };
+    for blob in blobs {
+        state.blobs.remove(&blob);
+    }
+    Ok(Json(json!({"reset": body.account.unwrap_or_else(|| "all".into())})))
+}
+
+/// Creates the configured default account if it does not exist yet.
+pub fn ensure_default_account(state: &AppState) -> ApiResult<Account> {
+    match state.meta.account_by_email(&state.config.default_email)? {
+        Some(account) => Ok(account),
+        None => state.meta.create_account(
+            &state.config.default_email,
+            &state.config.default_password,
+            state.config.quota,
+        ),
+    }
+}
+
+async fn accounts(state: AppStateRef) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"accounts": state.meta.accounts()?})))
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountBody {
+    email: Option<String>,
+    password: Option<String>,
+    quota: Option<u64>,
+}
+
+/// `POST /_mock/accounts` `{"email","password"?,"quota"?}`: 201 with the account.
+async fn create_account(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: AccountBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
+    let email = body
+        .email
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("email is required"))?;
+    let account = state.meta.create_account(
+        &email,
+        body.password.as_deref().unwrap_or("password"),
+        body.quota.unwrap_or(state.config.quota),
+    )?;
+    Ok((StatusCode::CREATED, Json(json!(account))))
+}
+
+#[derive(Debug, Deserialize)]
+struct MintBody {
+    account: Option<String>,
+    lifetime_secs: Option<u64>,
+}
+
+/// `POST /_mock/tokens` (empty body: the default account): the token JSON.
+async fn mint(state: AppStateRef, request: Request) -> ApiResult<Json<TokenResponse>> {
+    let body: MintBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
+    let account = account_named(&state, body.account.as_deref())?;
+    let lifetime = body
+        .lifetime_secs
+        .map_or(state.config.token_lifetime, std::time::Duration::from_secs);
+    Ok(Json(issue_tokens(&state, account.id, "", None, lifetime)?))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExpireBody {
+    access_token: Option<String>,
+}
+
+/// `POST /_mock/tokens/expire` `{"access_token"}`: expires it now (to test refreshing).
+async fn expire(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
+    let body: ExpireBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
+    let token = body
+        .access_token
+        .ok_or_else(|| ApiError::bad_request("access_token is required"))?;
+    if !state.meta.set_token_expiry(&token, Some(now_ms() - 1))? {
+        return Err(ApiError::NotFound("No such token".into()));
+    }
+    Ok(Json(json!({"expired": true})))
+}
+
+/// One node of a seed tree.
+#[derive(Debug, Clone, Deserialize)]
+struct SeedNode {
+    name: String,
+    kind: Option<String>,
+    #[serde(default)]
+    children: Vec<SeedNode>,
+    /// UTF-8 content of a file.
+    content: Option<String>,
+    /// Base64 content of a file.
+    base64: Option<String>,
+    /// Declared size of a synthetic file.
+    size: Option<u64>,
+    /// Seed of a synthetic file's bytes (default 0).
+    seed: Option<u64>,
+    /// MD5 of a synthetic file, trusted as given (saves reading the whole file once).
+    md5: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SeedBody {
+    account: Option<String>,
+    parent: Option<String>,
+    #[serde(default)]
+    nodes: Vec<SeedNode>,
+}
+
+/// `POST /_mock/seed`: builds a tree. Folders have `children`; files have `content`,
+/// `base64`, or a `size` (synthetic bytes, generated when read). 201 with each created path
+/// and id.
+async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: SeedBody = read_json(request.into_body(), 64 * 1024 * 1024, false).await?;
+    let account = account_named(&state, body.account.as_deref())?;
+    let parent = body.parent.unwrap_or_else(|| account.root_id.clone());
+    let mut work: Vec<(String, String, SeedNode)> = body
+        .nodes
+        .into_iter()
+        .rev()
+        .map(|n| (parent.clone(), String::new(), n))
+        .collect();
+    let mut created = Vec::new();
+    while let Some((parent, prefix, node)) = work.pop() {
+        if let Some(problem) = name_problem(&node.name) {
+            return Err(ApiError::bad_request(format!("{:?}: {problem}", node.name)));
+        }
+        let path = format!("{prefix}{}", node.name);
+        let is_folder = match node.kind.as_deref() {
+            Some(FOLDER) => true,
+            Some(FILE) => false,
+            Some(other) => return Err(ApiError::bad_request(format!("Invalid kind {other}"))),
+            None => !node.children.is_empty() || (node.content.is_none() && node.base64.is_none() && node.size.is_none()),
+        };
+        let content = if is_folder {
+            None
+        } else {
+            Some(seed_content(&state, &node).await?)
+        };
+        let blob = content.as_ref().map(|c| c.blob.clone());
+        let made = state.meta.create(
+            account.id,
+            NewNode {
+                kind: if is_folder { FOLDER } else { FILE },
+                name: node.name.clone(),
+                parents: vec![parent.clone()],
+                created_by: "acd-mock".into(),
+                labels: Vec::new(),
+                description: None,
+                content,
+                status: AVAILABLE,
+            },
+            None,
+        );
+        let made = match made {
+            Ok(made) => made,
+            Err(error) => {
+                if let Some(blob) = blob {
+                    state.blobs.remove(&blob);
+                }
+                return Err(error);
+            }
+        };
+        created.push(json!({"path": path, "id": made.id, "kind": made.kind}));
+        for child in node.children.into_iter().rev() {
+            work.push((made.id.clone(), format!("{path}/"), child));
+        }
+    }
+    Ok((StatusCode::CREATED, Json(json!({"created": created}))))
+}
+
+async fn seed_content(state: &AppState, node: &SeedNode) -> ApiResult<Content> {
+    let (blob, size, md5) = match (&node.content, &node.base64, node.size) {
+        (Some(_), _, _) | (_, Some(_), _) => {
+            let bytes = match (&node.content, &node.base64) {
+                (Some(text), _) => Bytes::from(text.clone().into_bytes()),
+                (_, Some(b64)) => Bytes::from(
+                    STANDARD
+                        .decode(b64)
+                        .map_err(|e| ApiError::bad_request(format!("Invalid base64: {e}")))?,
+                ),
+                _ => Bytes::new(),
+            };
+            let mut writer = state.blobs.writer();
+            writer.write(bytes).await?;
+            let written = writer.finish().await?;
+            (written.blob, written.size, written.md5)
+        }
+        (None, None, Some(size)) => {
+            let seed = node.seed.unwrap_or(0);
+            let md5 = match &node.md5 {
+                Some(md5) => md5.to_lowercase(),
+                None => tokio::task::spawn_blocking(move || synthetic_md5(seed, size))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            };
+            (BlobRef::Synthetic(seed), size, md5)
+        }
+        (None, None, None) => return Err(ApiError::bad_request("A file needs content, base64 or size")),
+    };
+    Ok(Content {
+        size,
+        md5,
+        content_type: content_type_of(&node.name),
+        extension: extension_of(&node.name),
+        version: 1,
+        date: now_ms(),
+        blob: blob.stored(),
+    })
+}
+
+/// `GET /_mock/journal?limit=N&operation=NAME`: the latest requests, oldest first.
+async fn journal(state: AppStateRef, params: Params) -> ApiResult<Json<Value>> {
+    let limit = match params.get("limit") {
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::bad_request("limit must be a number"))?,
+        None => 1000,
+    };
+    let operation = match params.get("operation") {
+        Some(name) => Some(
+            serde_json::from_value::<Operation>(Value::String(name.into()))
+                .map_err(|_| ApiError::bad_request(format!("Unknown operation {name}")))?,
+        ),
+        None => None,
+    };
+    Ok(Json(json!({"entries": state.journal.entries(limit, operation)})))
+}
+
+async fn clear_journal(state: AppStateRef) -> StatusCode {
+    state.journal.clear();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,364 @@
+//! The content API: upload, overwrite, download with Range, tempLink fetch (reference §6.5-6.7).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request};
+use axum::extract::multipart::Field;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::nodes::{created_by, valid_name};
+use crate::api::{AppStateRef, Params};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::store::blobs::Written;
+use crate::store::meta::NewNode;
+use crate::store::node::{AVAILABLE, Content, FILE, Node, content_type_of, extension_of};
+use crate::util::now_ms;
+
+/// Largest metadata part accepted.
+const MAX_METADATA: usize = 64 * 1024;
+
+/// Refuses a body with neither `Content-Length` nor chunked framing (411).
+fn require_length(headers: &HeaderMap) -> ApiResult<()> {
+    let chunked = headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked || headers.contains_key(header::CONTENT_LENGTH) {
+        Ok(())
+    } else {
+        Err(ApiError::LengthRequired)
+    }
+}
+
+async fn multipart(request: Request) -> ApiResult<Multipart> {
+    require_length(request.headers())?;
+    Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Expected a multipart/form-data body: {}", e.body_text())))
+}
+
+async fn next_field(parts: &mut Multipart) -> ApiResult<Option<Field<'_>>> {
+    parts
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Cannot read from request. {}", e.body_text())))
+}
+
+/// Streams a content part to a new blob, hashing it on the way.
+async fn store_part(state: &AppState, mut field: Field<'_>) -> ApiResult<Written> {
+    let mut writer = state.blobs.writer();
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => writer.write(chunk).await?,
+            Ok(None) => break,
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "Cannot read from request. {}",
+                    e.body_text()
+                )));
+            }
+        }
+    }
+    writer.finish().await
+}
+
+/// Reads a small part whole.
+async fn small_part(mut field: Field<'_>) -> ApiResult<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("Cannot read from request. {}", e.body_text())))?
+    {
+        if out.len() + chunk.len() > MAX_METADATA {
+            return Err(ApiError::bad_request("The metadata part is too large"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadMetadata {
+    name: Option<String>,
+    kind: Option<String>,
+    parents: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Vec<String>,
+    description: Option<String>,
+}
+
+fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content {
+    let mut content_type = content_type_of(name);
+    if content_type == "application/octet-stream" {
+        if let Some(t) = part_type.filter(|t| !t.is_empty()) {
+            content_type = t.to_string();
+        }
+    }
+    Content {
+        size: written.size,
+        md5: written.md5.clone(),
+        content_type,
+        extension: extension_of(name),
+        version: 1,
+        date: now_ms(),
+        blob: written.blob.stored(),
+    }
+}
+
+/// `POST nodes[?suppress=deduplication]`, multipart: a `metadata` part, then the content
+/// part (its field name and filename are ignored, as the service ignored them). 201 + node.
+/// Without `suppress=deduplication`, non-empty content that an AVAILABLE file of the account
+/// already has is refused with 409 (see the mock's docs).
+pub async fn upload(
+    state: AppStateRef,
+    caller: Caller,
+    params: Params,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut parts = multipart(request).await?;
+    let field = next_field(&mut parts)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("The metadata part is missing"))?;
+    if field.name() != Some("metadata") {
+        return Err(ApiError::bad_request(
+            "The first part must be the metadata part",
+        ));
+    }
+    let raw = small_part(field).await?;
+    let meta: UploadMetadata = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::bad_request(format!("Invalid metadata JSON: {e}")))?;
+    if meta.kind.as_deref().is_some_and(|k| k != FILE) {
+        return Err(ApiError::bad_request("Uploads must have kind FILE"));
+    }
+    let name = valid_name(meta.name)?;
+    let parents = meta
+        .parents
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| vec![caller.account.root_id.clone()]);
+    let field = next_field(&mut parts)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
+    let part_type = field.content_type().map(str::to_string);
+    let written = store_part(&state, field).await?;
+    // Anything after the content part (acd_cli sends stray text) is ignored.
+    drop(parts);
+    let content = content_of(&name, part_type.as_deref(), &written);
+    let result = (|| {
+        if !params.is("suppress", "deduplication") && written.size > 0 {
+            if let Some(node_id) = state.meta.file_with_md5(caller.account.id, &written.md5)? {
+                return Err(ApiError::Duplicate { node_id });
+            }
+        }
+        state.meta.create(
+            caller.account.id,
+            NewNode {
+                kind: FILE,
+                name,
+                parents,
+                created_by: created_by(&caller),
+                labels: meta.labels,
+                description: meta.description,
+                content: Some(content),
+                status: AVAILABLE,
+            },
+            Some(caller.account.quota),
+        )
+    })();
+    match result {
+        Ok(node) => Ok((StatusCode::CREATED, Json(node.json()))),
+        Err(error) => {
+            state.blobs.remove(&written.blob.stored());
+            Err(error)
+        }
+    }
+}
+
+/// `PUT nodes/{id}/content`, multipart with the content part only (a metadata part, if sent,
+/// is skipped). 200 + node with `version` and `contentProperties.version` bumped.
+pub async fn overwrite(
+    state: AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    let node = state
+        .meta
+        .node(caller.account.id, &id)?
+        .ok_or_else(|| ApiError::node_not_found(&id))?;
+    if !node.is_file() {
+        return Err(ApiError::bad_request(format!("Node {id} is not a file")));
+    }
+    let mut parts = multipart(request).await?;
+    let mut field = next_field(&mut parts)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
+    if field.name() == Some("metadata") && field.file_name().is_none() {
+        small_part(field).await?;
+        field = next_field(&mut parts)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
+    }
+    let part_type = field.content_type().map(str::to_string);
+    let written = store_part(&state, field).await?;
+    drop(parts);
+    let name = node.name.clone().unwrap_or_default();
+    let content = content_of(&name, part_type.as_deref(), &written);
+    match state
+        .meta
+        .overwrite(caller.account.id, &id, content, Some(caller.account.quota))
+    {
+        Ok((node, old)) => {
+            if let Some(old) = old {
+                state.blobs.remove(&old);
+            }
+            Ok(Json(node.json()))
+        }
+        Err(error) => {
+            state.blobs.remove(&written.blob.stored());
+            Err(error)
+        }
+    }
+}
+
+/// `GET nodes/{id}/content`, honouring `Range`.
+pub async fn download(
+    state: AppStateRef,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let node = state
+        .meta
+        .node(caller.account.id, &id)?
+        .ok_or_else(|| ApiError::node_not_found(&id))?;
+    serve(&state, &node, &headers)
+}
+
+/// `GET templink/{token}`: the file behind a tempLink, without authentication. An unknown or
+/// expired link is a 404 (clients re-request the link on 404 or 410).
+pub async fn templink(state: AppStateRef, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let node = state
+        .meta
+        .templink_node(&token)?
+        .ok_or_else(|| ApiError::NotFound("The tempLink does not exist or has expired".into()))?;
+    serve(&state, &node, &headers)
+}
+
+/// A requested byte range, resolved against the file size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// No (usable) Range header: the whole file.
+    Full,
+    /// Bytes `start..=end`.
+    Part(u64, u64),
+    /// Cannot be satisfied: 416.
+    Unsatisfiable,
+}
+
+/// Resolves a `Range` header against a size. Malformed or multi-range headers are ignored
+/// (the whole file is served), as RFC 9110 allows.
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Full;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let (start, end) = (start.trim(), end.trim());
+    match (start.parse::<u64>().ok(), end.parse::<u64>().ok()) {
+        (None, Some(suffix)) if start.is_empty() => {
+            if suffix == 0 || size == 0 {
+                RangeRequest::Unsatisfiable
+            } else {
+                RangeRequest::Part(size.saturating_sub(suffix), size - 1)
+            }
+        }
+        (Some(first), last) if end.is_empty() || last.is_some() => {
+            if first >= size {
+                return RangeRequest::Unsatisfiable;
+            }
+            match last {
+                Some(last) if last < first => RangeRequest::Full,
+                Some(last) => RangeRequest::Part(first, last.min(size - 1)),
+                None => RangeRequest::Part(first, size - 1),
+            }
+        }
+        _ => RangeRequest::Full,
+    }
+}
+
+/// Serves a file's bytes: 200, 206 with `Content-Range`, or 416.
+fn serve(state: &AppState, node: &Node, headers: &HeaderMap) -> ApiResult<Response> {
+    let content = node
+        .content
+        .as_ref()
+        .filter(|_| node.is_file())
+        .ok_or_else(|| ApiError::bad_request(format!("Node {} is not a file", node.id)))?;
+    let size = content.size;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, len) = match parse_range(range, size) {
+        RangeRequest::Full => (StatusCode::OK, 0, size),
+        RangeRequest::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        RangeRequest::Unsatisfiable => {
+            let mut response = (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                Json(serde_json::json!({"logref": crate::util::logref(), "message": "Requested range not satisfiable", "code": ""})),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let stream = state.blobs.read(&content.blob, start, len)?;
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&content.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", content.md5)) {
+        h.insert(header::ETAG, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeRequest::*;
+        assert_eq!(parse_range(None, 10), Full);
+        assert_eq!(parse_range(Some("bytes=0-4"), 10), Part(0, 4));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Part(5, 9));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Part(7, 9));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), Part(0, 9));
+        assert_eq!(parse_range(Some("bytes=8-100"), 10), Part(8, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-"), 0), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=4-2"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Full);
+        assert_eq!(parse_range(Some("items=0-1"), 10), Full);
+        assert_eq!(parse_range(Some("bytes=x-y"), 10), Full);
+    }
+}

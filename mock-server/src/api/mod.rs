@@ -1,0 +1,155 @@
+//! The service's routes, one file per area, and the helpers they share.
+
+pub mod account;
+pub mod changes;
+pub mod content;
+pub mod nodes;
+pub mod oauth;
+pub mod properties;
+pub mod trash;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::meta::Page;
+use crate::store::node::Node;
+use crate::util::now_ms;
+
+/// The query string, form-decoded (`+` is a space), as the service decoded it.
+/// A repeated key keeps its last value.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Whether `key` is present and equals `value`, ignoring case.
+    pub fn is(&self, key: &str, value: &str) -> bool {
+        self.get(key).is_some_and(|v| v.eq_ignore_ascii_case(value))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        Ok(Self(
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        ))
+    }
+}
+
+/// Reads a JSON body of at most `limit` bytes. No `Content-Type` is required (go-acd and
+/// acd_cli send none). An empty body is read as `{}` when `empty_ok`.
+pub async fn read_json<T: DeserializeOwned>(body: Body, limit: usize, empty_ok: bool) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::bad_request(format!("Request body is larger than {limit} bytes or unreadable")))?;
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        if empty_ok {
+            b"{}"
+        } else {
+            return Err(ApiError::bad_request("A JSON request body is required"));
+        }
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(text).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+}
+
+/// Encodes a paging cursor: the `seq` to continue after and when the cursor was issued.
+pub fn encode_next_token(after: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{after}:{}", now_ms()))
+}
+
+/// Decodes a paging cursor to `(after, issued_ms)`.
+pub fn decode_next_token(token: &str) -> ApiResult<(i64, i64)> {
+    let bad = || ApiError::bad_request("Invalid startToken");
+    let raw = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (after, issued) = text.split_once(':').ok_or_else(bad)?;
+    Ok((after.parse().map_err(|_| bad())?, issued.parse().map_err(|_| bad())?))
+}
+
+/// The page position and size a listing request asks for.
+pub fn paging(state: &AppState, params: &Params) -> ApiResult<(i64, u32)> {
+    let after = match params.get("startToken").filter(|t| !t.is_empty()) {
+        Some(token) => decode_next_token(token)?.0,
+        None => 0,
+    };
+    let max = state.config.page_size.max(200);
+    let limit = match params.get("limit") {
+        None | Some("") => state.config.page_size,
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit must be a number from 1 to {max}"
+                )));
+            }
+        },
+    };
+    Ok((after, limit))
+}
+
+/// A file's tempLink URL, minting or reusing a link token.
+pub fn temp_link(state: &AppState, node: &Node) -> ApiResult<Option<String>> {
+    if !node.is_file() {
+        return Ok(None);
+    }
+    let token = state.meta.templink(
+        &node.id,
+        millis(state.config.templink_lifetime),
+        millis(state.config.templink_refresh),
+    )?;
+    Ok(Some(format!("{}templink/{token}", state.content_url())))
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A node's JSON, with a tempLink when asked for (`tempLink=true`) and assets with `asset=ALL`.
+pub fn node_json(state: &AppState, node: &Node, params: &Params) -> ApiResult<serde_json::Value> {
+    let link = if params.is("tempLink", "true") {
+        temp_link(state, node)?
+    } else {
+        None
+    };
+    let json = node.to_json(link, params.is("asset", "ALL"));
+    serde_json::to_value(json).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// A list envelope: `data` before `count`, `nextToken` only when more pages follow.
+pub fn list_json(state: &AppState, page: &Page, params: &Params) -> ApiResult<serde_json::Value> {
+    let data = page
+        .nodes
+        .iter()
+        .map(|n| node_json(state, n, params))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut out = serde_json::Map::new();
+    out.insert("data".into(), serde_json::Value::Array(data));
+    out.insert("count".into(), page.total.into());
+    if let Some(after) = page.next_after {
+        out.insert("nextToken".into(), encode_next_token(after).into());
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// The shared state type handlers receive.
+pub type AppStateRef = axum::extract::State<Arc<AppState>>;

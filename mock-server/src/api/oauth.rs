@@ -1,0 +1,214 @@
+//! Login with Amazon, emulated: the token endpoint (reference §1.3, §12.6-12.8).
+//!
+//! Client credentials are accepted by HTTP Basic (id and secret URL-escaped before base64, as
+//! golang/oauth2 sends them) or as form fields. Unless the server was started with `--client`,
+//! any client is accepted. Access tokens start `Atza|` and are 357 characters long; refresh
+//! tokens start `Atzr|` and never expire.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppStateRef;
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::store::meta::TokenRow;
+use crate::util::{now_ms, random_base64};
+
+/// The token JSON the endpoint answers with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// `Atza|...`.
+    pub access_token: String,
+    /// `Atzr|...`.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// Issues a new access token (and, unless one is given, a new refresh token) for an account.
+pub fn issue_tokens(
+    state: &AppState,
+    account: i64,
+    client_id: &str,
+    refresh_token: Option<String>,
+    lifetime: std::time::Duration,
+) -> ApiResult<TokenResponse> {
+    let access = format!("Atza|{}", random_base64(264));
+    let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+    state.meta.insert_token(
+        &access,
+        &TokenRow {
+            kind: "access".into(),
+            account,
+            client_id: client_id.into(),
+            expires: Some(now_ms().saturating_add(lifetime_ms)),
+            redirect_uri: None,
+            scope: None,
+            used: false,
+        },
+    )?;
+    let refresh = match refresh_token {
+        Some(token) => token,
+        None => {
+            let token = format!("Atzr|{}", random_base64(264));
+            state.meta.insert_token(
+                &token,
+                &TokenRow {
+                    kind: "refresh".into(),
+                    account,
+                    client_id: client_id.into(),
+                    expires: None,
+                    redirect_uri: None,
+                    scope: None,
+                    used: false,
+                },
+            )?;
+            token
+        }
+    };
+    Ok(TokenResponse {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "bearer".into(),
+        expires_in: lifetime.as_secs(),
+    })
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
+    ApiError::OAuth {
+        status,
+        error,
+        description: description.into(),
+    }
+}
+
+fn invalid_grant(parameter: &str) -> ApiError {
+    oauth_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        &format!("The request has an invalid grant parameter : {parameter}"),
+    )
+}
+
+/// The client id and secret from HTTP Basic or the form.
+fn client_credentials(headers: &HeaderMap, form: &[(String, String)]) -> (String, String) {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|b64| STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let unescape = |s: &str| {
+                form_urlencoded::parse(format!("v={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Some((unescape(id), unescape(secret)))
+        });
+    basic.unwrap_or_else(|| {
+        let field = |name: &str| {
+            form.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        (field("client_id"), field("client_secret"))
+    })
+}
+
+/// `POST /auth/o2/token`: `refresh_token` and `authorization_code` grants.
+pub async fn token(state: AppStateRef, request: Request) -> Response {
+    match exchange(&state, request).await {
+        Ok(tokens) => {
+            let mut response = Json(tokens).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse> {
+    let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), state.config.max_json_body)
+        .await
+        .map_err(|_| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The request body is too large"))?;
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let (client_id, secret) = client_credentials(&headers, &form);
+    let known = &state.config.clients;
+    if !known.is_empty() && !known.iter().any(|(id, s)| *id == client_id && *s == secret) {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        ));
+    }
+    let bound_elsewhere = |row: &TokenRow| !row.client_id.is_empty() && row.client_id != client_id;
+    match field("grant_type") {
+        Some("refresh_token") => {
+            let token = field("refresh_token").ok_or_else(|| invalid_grant("refresh_token"))?;
+            let row = state
+                .meta
+                .token(token)?
+                .filter(|row| row.kind == "refresh" && !bound_elsewhere(row))
+                .ok_or_else(|| invalid_grant("refresh_token"))?;
+            if state.meta.account(row.account)?.is_none() {
+                return Err(invalid_grant("refresh_token"));
+            }
+            issue_tokens(state, row.account, &row.client_id, Some(token.to_string()), state.config.token_lifetime)
+        }
+        Some("authorization_code") => {
+            let code = field("code").ok_or_else(|| invalid_grant("code"))?;
+            let row = state
+                .meta
+                .token(code)?
+                .filter(|row| row.kind == "code" && !row.used && !bound_elsewhere(row))
+                .filter(|row| row.expires.is_none_or(|e| e > now_ms()))
+                .ok_or_else(|| invalid_grant("code"))?;
+            if row.redirect_uri.as_deref() != field("redirect_uri") {
+                return Err(invalid_grant("redirect_uri"));
+            }
+            if !state.meta.use_code(code)? {
+                return Err(invalid_grant("code"));
+            }
+            issue_tokens(state, row.account, &client_id, None, state.config.token_lifetime)
+        }
+        Some(_) => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server",
+        )),
+        None => Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request is missing a required parameter : grant_type",
+        )),
+    }
+}
+
+/// `GET /ap/oa`: the sign-in page. Its interactive flow (sign in, consent, redirect with a
+/// code) belongs to the sign-in issue; until then it explains how to get a token instead.
+pub async fn sign_in() -> (StatusCode, Html<&'static str>) {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        Html(
+            "<!doctype html><html><head><title>Amazon Sign-In (acd-mock)</title></head><body>\
+             <h1>Sign-in is not available yet</h1>\
+             <p>Mint a token without a browser: <code>curl -X POST http://HOST:PORT/_mock/tokens</code>.</p>\
+             </body></html>",
+        ),
+    )
+}

@@ -1,0 +1,118 @@
+//! The shared state and the router: one port serving the service's whole layout.
+//!
+//! Request pipeline (outermost first): panic catcher → journal (classifies the request into an
+//! [`crate::operation::Operation`] and records the outcome) → *fault layer slot* (the fault
+//! injection issue puts its layer here, so it sees every classified request before any
+//! handler) → routes, whose handlers authenticate with [`crate::auth::Caller`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+
+use crate::api::{account, changes, content, nodes, oauth, properties, trash};
+use crate::config::MockConfig;
+use crate::error::ApiError;
+use crate::journal::Journal;
+use crate::store::blobs::BlobStore;
+use crate::store::meta::MetaStore;
+use crate::{admin, journal};
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The settings the server started with.
+    pub config: MockConfig,
+    /// The base URL clients reach the server at (no trailing slash).
+    pub base_url: String,
+    /// Metadata.
+    pub meta: MetaStore,
+    /// Bytes.
+    pub blobs: BlobStore,
+    /// The request journal.
+    pub journal: Journal,
+}
+
+impl AppState {
+    /// `metadataUrl`: the metadata API base, with its trailing slash.
+    pub fn metadata_url(&self) -> String {
+        format!("{}/drive/v1/", self.base_url)
+    }
+
+    /// `contentUrl`: the content API base, with its trailing slash.
+    pub fn content_url(&self) -> String {
+        format!("{}/cdproxy/", self.base_url)
+    }
+}
+
+/// Builds the router over the shared state.
+pub fn router(state: Arc<AppState>) -> Router {
+    let metadata = Router::new()
+        .route("/account/endpoint", get(account::endpoint))
+        .route("/account/info", get(account::info))
+        .route("/account/quota", get(account::quota))
+        .route("/account/usage", get(account::usage))
+        .route("/nodes", get(nodes::search).post(nodes::create_folder))
+        .route(
+            "/nodes/{id}",
+            get(nodes::get_node).patch(nodes::patch).delete(nodes::purge),
+        )
+        .route("/nodes/{id}/children", get(nodes::children).post(nodes::move_child))
+        .route(
+            "/nodes/{parent}/children/{child}",
+            put(nodes::add_parent).delete(nodes::remove_parent),
+        )
+        .route("/nodes/{id}/properties/{owner}", get(properties::list))
+        .route(
+            "/nodes/{id}/properties/{owner}/{key}",
+            get(properties::get_one)
+                .put(properties::put)
+                .delete(properties::delete),
+        )
+        .route("/trash", get(trash::list))
+        .route("/trash/{id}", put(trash::trash))
+        .route("/trash/{id}/restore", post(trash::restore))
+        .route("/changes", post(changes::changes));
+    let content = Router::new()
+        .route("/nodes", post(content::upload))
+        .route(
+            "/nodes/{id}/content",
+            get(content::download).put(content::overwrite),
+        )
+        .route("/templink/{token}", get(content::templink))
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .nest("/drive/v1", metadata)
+        .nest("/cdproxy", content)
+        .route("/auth/o2/token", post(oauth::token))
+        .route("/ap/oa", get(oauth::sign_in))
+        .nest("/_mock", admin::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            journal::record,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Resource not found".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"message": "Internal failure"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,58 @@
+//! Settings of one mock server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::store::filter::NameMatch;
+
+/// Everything that shapes one mock server. Built by [`crate::MockServer::builder`] or the CLI.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Address to bind (default `127.0.0.1:0` in the library, `127.0.0.1:8780` in the binary).
+    pub listen: SocketAddr,
+    /// Where metadata and blobs persist; `None`: in memory and a temporary directory.
+    pub data_dir: Option<PathBuf>,
+    /// The base URL that `account/endpoint` and tempLinks point at (default: the bound address).
+    pub public_url: Option<String>,
+    /// Default page size of listings (the service's was 200).
+    pub page_size: u32,
+    /// Lifetime of access tokens (the service's was 1 h).
+    pub token_lifetime: Duration,
+    /// Quota of each new account in bytes (default 5 GiB).
+    pub quota: u64,
+    /// Accepted OAuth clients as `(id, secret)`; empty: any client is accepted.
+    pub clients: Vec<(String, String)>,
+    /// The default account's sign-in email.
+    pub default_email: String,
+    /// The default account's sign-in password.
+    pub default_password: String,
+    /// How `name:` filters compare names (default: case-sensitively; see reference §5.4).
+    pub name_match: NameMatch,
+    /// Lifetime of tempLinks (the service's was 48 h).
+    pub templink_lifetime: Duration,
+    /// Age after which a tempLink request gets a new link instead of the existing one (24 h).
+    pub templink_refresh: Duration,
+    /// Largest JSON or form body accepted.
+    pub max_json_body: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: None,
+            public_url: None,
+            page_size: 200,
+            token_lifetime: Duration::from_secs(3600),
+            quota: 5 * 1024 * 1024 * 1024,
+            clients: Vec::new(),
+            default_email: "user@example.com".into(),
+            default_password: "password".into(),
+            name_match: NameMatch::CaseSensitive,
+            templink_lifetime: Duration::from_secs(48 * 3600),
+            templink_refresh: Duration::from_secs(24 * 3600),
+            max_json_body: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `acd-mock`: run the emulated Amazon Drive service.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use acd_mock::{MockConfig, NameMatch};
+use anyhow::Context as _;
+use clap::Parser;
+
+/// A faithful, fault-injecting mock of the Amazon Drive REST API v1.
+///
+/// Serves the metadata API under /drive/v1/, the content API under /cdproxy/, OAuth at
+/// /ap/oa and /auth/o2/token, and its own admin API under /_mock/.
+#[derive(Debug, Parser)]
+#[command(name = "acd-mock", version)]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "ACD_MOCK_LISTEN", default_value = "127.0.0.1:8780")]
+    listen: SocketAddr,
+    /// Keep metadata and blobs here across restarts (default: in memory and a temporary directory).
+    #[arg(long, env = "ACD_MOCK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Base URL advertised to clients (default: http://<listen address>).
+    #[arg(long, env = "ACD_MOCK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Default listing page size.
+    #[arg(long, env = "ACD_MOCK_PAGE_SIZE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: u32,
+    /// Access token lifetime, e.g. 1h, 90s.
+    #[arg(long, env = "ACD_MOCK_TOKEN_LIFETIME", default_value = "1h", value_parser = humantime::parse_duration)]
+    token_lifetime: std::time::Duration,
+    /// Quota of each account, e.g. 5GiB, 100MB.
+    #[arg(long, env = "ACD_MOCK_QUOTA", default_value = "5GiB")]
+    quota: bytesize::ByteSize,
+    /// Accept only this OAuth client, as ID:SECRET (repeatable; default: accept any client).
+    #[arg(long = "client", env = "ACD_MOCK_CLIENT", value_delimiter = ',', value_parser = parse_client)]
+    clients: Vec<(String, String)>,
+    /// The default account's email.
+    #[arg(long, env = "ACD_MOCK_EMAIL", default_value = "user@example.com")]
+    email: String,
+    /// The default account's password.
+    #[arg(long, env = "ACD_MOCK_PASSWORD", default_value = "password")]
+    password: String,
+    /// Make `name:` filters ignore case (the service matched them exactly).
+    #[arg(long, env = "ACD_MOCK_CASE_INSENSITIVE_LOOKUPS")]
+    case_insensitive_lookups: bool,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
+    #[arg(long, env = "ACD_MOCK_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+fn parse_client(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((id, secret)) if !id.is_empty() => Ok((id.to_string(), secret.to_string())),
+        _ => Err("expected ID:SECRET".to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("acd-mock: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .with_context(|| format!("invalid --log-level {:?}", cli.log_level))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = MockConfig {
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+        public_url: cli.public_url,
+        page_size: cli.page_size,
+        token_lifetime: cli.token_lifetime,
+        quota: cli.quota.as_u64(),
+        clients: cli.clients,
+        default_email: cli.email.clone(),
+        default_password: cli.password.clone(),
+        name_match: if cli.case_insensitive_lookups {
+            NameMatch::CaseInsensitive
+        } else {
+            NameMatch::CaseSensitive
+        },
+        ..MockConfig::default()
+    };
+    let (listener, state) = acd_mock::prepare(config).await?;
+    let addr = listener.local_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "acd-mock listening on http://{addr}")?;
+    writeln!(out, "endpoint: {}account/endpoint", state.metadata_url())?;
+    writeln!(out, "account: {} password: {}", cli.email, cli.password)?;
+    writeln!(out, "token: curl -s -X POST http://{addr}/_mock/tokens")?;
+    out.flush()?;
+    drop(out);
+    acd_mock::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

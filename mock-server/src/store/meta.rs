@@ -1,0 +1,1049 @@
+//! The metadata store: accounts, nodes, parents, tokens, tempLinks and properties in SQLite.
+//!
+//! One connection behind a mutex. Every mutation runs in one transaction under that mutex,
+//! so checks such as "is this name free under this parent?" and the insert that follows are
+//! atomic: sixteen concurrent creates of one name give one node and fifteen 409s.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::filter::{Filter, NameMatch, to_sql};
+use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, Node, TRASH};
+use crate::util::{etag, node_id, now_ms, random_base64};
+
+/// An account of the mock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// Numeric id.
+    pub id: i64,
+    /// Sign-in email.
+    pub email: String,
+    /// Sign-in password.
+    #[serde(skip)]
+    pub password: String,
+    /// The root folder's node id.
+    pub root_id: String,
+    /// Quota in bytes.
+    pub quota: u64,
+    /// Changes-feed generation; a reset gives a new one, so old checkpoints trigger `reset`.
+    #[serde(skip)]
+    pub epoch: String,
+}
+
+/// A stored token (access, refresh or authorization code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    /// `access`, `refresh` or `code`.
+    pub kind: String,
+    /// The account it signs in.
+    pub account: i64,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Expiry, epoch milliseconds (`None`: never).
+    pub expires: Option<i64>,
+    /// For codes: the redirect URI they were issued for.
+    pub redirect_uri: Option<String>,
+    /// For codes: the granted scope.
+    pub scope: Option<String>,
+    /// For codes: already exchanged.
+    pub used: bool,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The nodes of this page.
+    pub nodes: Vec<Node>,
+    /// How many nodes match in all pages.
+    pub total: u64,
+    /// `seq` to continue after, when more pages follow.
+    pub next_after: Option<i64>,
+}
+
+/// What a new node is made of.
+#[derive(Debug, Clone)]
+pub struct NewNode {
+    /// FILE or FOLDER.
+    pub kind: &'static str,
+    /// Its name (already validated).
+    pub name: String,
+    /// Its parents (at least one, each an existing folder).
+    pub parents: Vec<String>,
+    /// The app creating it.
+    pub created_by: String,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Content of a FILE.
+    pub content: Option<Content>,
+    /// Initial status (AVAILABLE, or PENDING for phantom uploads).
+    pub status: &'static str,
+}
+
+/// Metadata changes a PATCH may make.
+#[derive(Debug, Clone, Default)]
+pub struct Patch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New labels.
+    pub labels: Option<Vec<String>>,
+    /// Replace the parent set.
+    pub parents: Option<Vec<String>>,
+    /// New status (only AVAILABLE is accepted by the API layer).
+    pub status: Option<String>,
+}
+
+const NODE_COLUMNS: &str = "n.seq, n.id, n.account, n.kind, n.name, n.status, n.is_root, n.version, \
+    n.created, n.modified, n.created_by, n.description, n.labels, n.etag, n.size, n.md5, \
+    n.content_type, n.extension, n.content_version, n.content_date, n.blob, n.trashed_with, n.change_seq";
+
+fn node_from_row(row: &Row<'_>) -> rusqlite::Result<Node> {
+    let labels: String = row.get(12)?;
+    let blob: Option<String> = row.get(20)?;
+    let content = match blob {
+        Some(blob) => Some(Content {
+            size: u64::try_from(row.get::<_, i64>(14)?).unwrap_or(0),
+            md5: row.get(15)?,
+            content_type: row.get(16)?,
+            extension: row.get(17)?,
+            version: row.get(18)?,
+            date: row.get(19)?,
+            blob,
+        }),
+        None => None,
+    };
+    Ok(Node {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        account: row.get(2)?,
+        kind: row.get(3)?,
+        name: row.get(4)?,
+        status: row.get(5)?,
+        is_root: row.get(6)?,
+        version: row.get(7)?,
+        created: row.get(8)?,
+        modified: row.get(9)?,
+        created_by: row.get(10)?,
+        description: row.get(11)?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        etag: row.get(13)?,
+        content,
+        parents: Vec::new(),
+        trashed_with: row.get(21)?,
+        change_seq: row.get(22)?,
+    })
+}
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        password: row.get(2)?,
+        root_id: row.get(3)?,
+        quota: u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0),
+        epoch: row.get(5)?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, password, root_id, quota, epoch";
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The SQLite metadata store.
+#[derive(Debug)]
+pub struct MetaStore {
+    conn: Mutex<Connection>,
+    names: NameMatch,
+}
+
+impl MetaStore {
+    /// Opens the store: in memory when `path` is `None`, else the database file at `path`.
+    pub fn open(path: Option<&Path>, names: NameMatch) -> rusqlite::Result<Self> {
+        let conn = match path {
+            Some(path) => {
+                let conn = Connection::open(path)?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                conn
+            }
+            None => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(include_str!("schema.sql"))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            names,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction half-applied (it rolls
+        // back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- accounts -------------------------------------------------------------------------
+
+    /// Creates an account with its root folder. Fails with 409 if the email is taken.
+    pub fn create_account(&self, email: &str, password: &str, quota: u64) -> ApiResult<Account> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let taken: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM accounts WHERE email = ?",
+                [email],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "An account with the email {email} already exists"
+            )));
+        }
+        let root_id = node_id();
+        let epoch = random_base64(6);
+        tx.execute(
+            "INSERT INTO accounts (email, password, root_id, quota, epoch) VALUES (?, ?, ?, ?, ?)",
+            params![email, password, root_id, to_i64(quota), epoch],
+        )?;
+        let account = tx.last_insert_rowid();
+        insert_root(&tx, account, &root_id)?;
+        tx.commit()?;
+        Ok(Account {
+            id: account,
+            email: email.to_string(),
+            password: password.to_string(),
+            root_id,
+            quota,
+            epoch,
+        })
+    }
+
+    /// Every account, oldest first.
+    pub fn accounts(&self) -> ApiResult<Vec<Account>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: i64) -> ApiResult<Option<Account>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"),
+                [id],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The account with this email (compared ignoring case).
+    pub fn account_by_email(&self, email: &str) -> ApiResult<Option<Account>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE lower(email) = lower(?)"),
+                [email],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Empties one account: its tree (a new root), tokens stay valid, a new changes epoch.
+    /// Returns the blobs that are no longer referenced.
+    pub fn reset_account(&self, account: i64) -> ApiResult<Vec<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let blobs = collect_strings(
+            &tx,
+            "SELECT blob FROM nodes WHERE account = ? AND blob IS NOT NULL",
+            [account],
+        )?;
+        tx.execute(
+            "DELETE FROM properties WHERE node IN (SELECT id FROM nodes WHERE account = ?)",
+            [account],
+        )?;
+        tx.execute(
+            "DELETE FROM templinks WHERE node IN (SELECT id FROM nodes WHERE account = ?)",
+            [account],
+        )?;
+        tx.execute(
+            "DELETE FROM parents WHERE child IN (SELECT id FROM nodes WHERE account = ?)",
+            [account],
+        )?;
+        tx.execute("DELETE FROM nodes WHERE account = ?", [account])?;
+        let root_id = node_id();
+        tx.execute(
+            "UPDATE accounts SET root_id = ?, change_seq = 0, epoch = ? WHERE id = ?",
+            params![root_id, random_base64(6), account],
+        )?;
+        insert_root(&tx, account, &root_id)?;
+        tx.commit()?;
+        Ok(blobs)
+    }
+
+    /// Deletes everything. Returns every blob that was referenced.
+    pub fn reset_all(&self) -> ApiResult<Vec<String>> {
+        let conn = self.lock();
+        let blobs = collect_strings(&conn, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])?;
+        conn.execute_batch(
+            "DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
+             DELETE FROM nodes; DELETE FROM tokens; DELETE FROM accounts;",
+        )?;
+        Ok(blobs)
+    }
+
+    /// Bytes stored by an account (files in any status count, trash included).
+    pub fn used_bytes(&self, account: i64) -> ApiResult<u64> {
+        let conn = self.lock();
+        used_bytes(&conn, account)
+    }
+
+    /// Per-category usage: `(category, bytes, count)` for files, by content type.
+    pub fn usage(&self, account: i64) -> ApiResult<Vec<(String, u64, u64)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT CASE \
+               WHEN content_type LIKE 'image/%' THEN 'photo' \
+               WHEN content_type LIKE 'video/%' THEN 'video' \
+               WHEN content_type LIKE 'text/%' OR content_type IN ('application/pdf', 'application/msword', \
+                 'application/rtf', 'application/vnd.oasis.opendocument.text') \
+                 OR content_type LIKE 'application/vnd.openxmlformats-officedocument.%' THEN 'doc' \
+               ELSE 'other' END AS category, COALESCE(SUM(size), 0), COUNT(*) \
+             FROM nodes WHERE account = ? AND kind = 'FILE' GROUP BY category",
+        )?;
+        let rows = stmt.query_map([account], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    // ---- tokens ---------------------------------------------------------------------------
+
+    /// Stores a token.
+    pub fn insert_token(&self, token: &str, row: &TokenRow) -> ApiResult<()> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO tokens (token, kind, account, client_id, expires, redirect_uri, scope, used) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                token,
+                row.kind,
+                row.account,
+                row.client_id,
+                row.expires,
+                row.redirect_uri,
+                row.scope,
+                row.used
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Looks a token up.
+    pub fn token(&self, token: &str) -> ApiResult<Option<TokenRow>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT kind, account, client_id, expires, redirect_uri, scope, used FROM tokens WHERE token = ?",
+                [token],
+                |r| {
+                    Ok(TokenRow {
+                        kind: r.get(0)?,
+                        account: r.get(1)?,
+                        client_id: r.get(2)?,
+                        expires: r.get(3)?,
+                        redirect_uri: r.get(4)?,
+                        scope: r.get(5)?,
+                        used: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Marks an authorization code used; returns false if it already was.
+    pub fn use_code(&self, code: &str) -> ApiResult<bool> {
+        let conn = self.lock();
+        let changed = conn.execute(
+            "UPDATE tokens SET used = 1 WHERE token = ? AND kind = 'code' AND used = 0",
+            [code],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Sets a token's expiry (tests use it to expire tokens without waiting).
+    pub fn set_token_expiry(&self, token: &str, expires: Option<i64>) -> ApiResult<bool> {
+        let conn = self.lock();
+        Ok(conn.execute(
+            "UPDATE tokens SET expires = ? WHERE token = ?",
+            params![expires, token],
+        )? == 1)
+    }
+
+    // ---- node reads -----------------------------------------------------------------------
+
+    /// A node of the account, with its parents.
+    pub fn node(&self, account: i64, id: &str) -> ApiResult<Option<Node>> {
+        let conn = self.lock();
+        load_node(&conn, account, id)
+    }
+
+    /// One page of the nodes matching `filter`, in creation order, after `after` (a `seq`).
+    /// Trashed nodes are left out unless the filter tests `status`; `parent` restricts the
+    /// search to one folder's children.
+    pub fn search(
+        &self,
+        account: i64,
+        filter: &Filter,
+        parent: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> ApiResult<Page> {
+        let cond = to_sql(filter, self.names).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mut sql = String::from("n.account = ?");
+        let mut params: Vec<Value> = vec![Value::Integer(account)];
+        if let Some(parent) = parent {
+            sql.push_str(" AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?)");
+            params.push(Value::Text(parent.to_string()));
+        }
+        if !filter.mentions_status() {
+            sql.push_str(" AND n.status <> 'TRASH'");
+        }
+        sql.push_str(&format!(" AND ({})", cond.sql));
+        params.extend(cond.params);
+        self.page(&sql, params, after, limit)
+    }
+
+    /// One page of the trash: nodes trashed directly (not as part of a trashed folder).
+    pub fn trash_page(&self, account: i64, after: i64, limit: u32) -> ApiResult<Page> {
+        self.page(
+            "n.account = ? AND n.status = 'TRASH' AND n.trashed_with IS NULL",
+            vec![Value::Integer(account)],
+            after,
+            limit,
+        )
+    }
+
+    fn page(&self, cond: &str, params: Vec<Value>, after: i64, limit: u32) -> ApiResult<Page> {
+        let conn = self.lock();
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM nodes n WHERE {cond}"))?
+            .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        let mut page_params = params;
+        page_params.push(Value::Integer(after));
+        page_params.push(Value::Integer(i64::from(limit) + 1));
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE {cond} AND n.seq > ? ORDER BY n.seq LIMIT ?"
+        ))?;
+        let mut nodes = stmt
+            .query_map(params_from_iter(page_params.iter()), node_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = nodes.len() > limit as usize;
+        nodes.truncate(limit as usize);
+        for node in &mut nodes {
+            node.parents = parents_of(&conn, &node.id)?;
+        }
+        Ok(Page {
+            next_after: if more { nodes.last().map(|n| n.seq) } else { None },
+            total: u64::try_from(total).unwrap_or(0),
+            nodes,
+        })
+    }
+
+    /// Nodes changed after `after` in the account's feed, oldest change first.
+    pub fn changes(&self, account: i64, after: i64, max: u32) -> ApiResult<Vec<Node>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.account = ? AND n.change_seq > ? \
+             ORDER BY n.change_seq LIMIT ?"
+        ))?;
+        let mut nodes = stmt
+            .query_map(params![account, after, max], node_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        for node in &mut nodes {
+            node.parents = parents_of(&conn, &node.id)?;
+        }
+        Ok(nodes)
+    }
+
+    /// The account's latest change number.
+    pub fn change_seq(&self, account: i64) -> ApiResult<i64> {
+        let conn = self.lock();
+        Ok(conn.query_row(
+            "SELECT change_seq FROM accounts WHERE id = ?",
+            [account],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// An AVAILABLE file of the account with this MD5 and a non-zero size, if any.
+    pub fn file_with_md5(&self, account: i64, md5: &str) -> ApiResult<Option<String>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT id FROM nodes WHERE md5 = ? AND account = ? AND status = 'AVAILABLE' AND size > 0 LIMIT 1",
+                params![md5, account],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    // ---- node writes ----------------------------------------------------------------------
+
+    /// Creates a node after checking its parents and that its name is free in each.
+    /// With `quota` set, also refuses (403) when the content would exceed it.
+    pub fn create(&self, account: i64, new: NewNode, quota: Option<u64>) -> ApiResult<Node> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        if new.parents.is_empty() {
+            return Err(ApiError::bad_request("parents must name at least one folder"));
+        }
+        for parent in &new.parents {
+            check_parent(&tx, account, parent)?;
+            if let Some(existing) = conflict(&tx, parent, &new.name, None)? {
+                return Err(ApiError::NameExists {
+                    name: new.name.clone(),
+                    parent: parent.clone(),
+                    node_id: existing,
+                });
+            }
+        }
+        if let (Some(quota), Some(content)) = (quota, &new.content) {
+            if used_bytes(&tx, account)?.saturating_add(content.size) > quota {
+                return Err(ApiError::QuotaExceeded);
+            }
+        }
+        let id = node_id();
+        let now = now_ms();
+        let change = bump_change(&tx, account)?;
+        let c = new.content.as_ref();
+        tx.execute(
+            "INSERT INTO nodes (id, account, kind, name, name_lower, status, version, created, modified, \
+             created_by, description, labels, etag, size, md5, content_type, extension, content_version, \
+             content_date, blob, change_seq) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params![
+                id,
+                account,
+                new.kind,
+                new.name,
+                new.name.to_lowercase(),
+                new.status,
+                now,
+                now,
+                new.created_by,
+                new.description,
+                serde_json::to_string(&new.labels).unwrap_or_else(|_| "[]".into()),
+                etag(),
+                c.map(|c| to_i64(c.size)),
+                c.map(|c| c.md5.clone()),
+                c.map(|c| c.content_type.clone()),
+                c.and_then(|c| c.extension.clone()),
+                c.map(|c| c.version),
+                c.map(|c| c.date),
+                c.map(|c| c.blob.clone()),
+                change
+            ],
+        )?;
+        for (pos, parent) in new.parents.iter().enumerate() {
+            tx.execute(
+                "INSERT OR IGNORE INTO parents (child, parent, pos) VALUES (?, ?, ?)",
+                params![id, parent, pos as i64],
+            )?;
+        }
+        let node = load_node(&tx, account, &id)?.ok_or_else(|| ApiError::Internal("lost insert".into()))?;
+        tx.commit()?;
+        Ok(node)
+    }
+
+    /// Applies a PATCH. Renaming a trashed node never conflicts; renaming a live one onto a
+    /// live sibling's name is a 409.
+    pub fn patch(&self, account: i64, id: &str, patch: &Patch) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if let Some(parents) = &patch.parents {
+                if node.is_root {
+                    return Err(ApiError::Forbidden("The root folder cannot be moved".into()));
+                }
+                for parent in parents {
+                    check_parent(tx, account, parent)?;
+                    check_not_inside(tx, &node.id, parent)?;
+                }
+            }
+            let name = patch.name.as_ref().or(node.name.as_ref());
+            let parents = patch.parents.as_ref().unwrap_or(&node.parents);
+            let goes_live = patch.status.as_deref() == Some(AVAILABLE);
+            if let Some(name) = name {
+                if !node.is_trashed() || goes_live {
+                    for parent in parents {
+                        if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
+                            return Err(ApiError::NameExists {
+                                name: name.clone(),
+                                parent: parent.clone(),
+                                node_id: existing,
+                            });
+                        }
+                    }
+                }
+            }
+            if let Some(name) = &patch.name {
+                if node.is_root {
+                    return Err(ApiError::Forbidden("The root folder cannot be renamed".into()));
+                }
+                tx.execute(
+                    "UPDATE nodes SET name = ?, name_lower = ?, extension = CASE WHEN kind = 'FILE' THEN ? ELSE extension END WHERE id = ?",
+                    params![name, name.to_lowercase(), crate::store::node::extension_of(name), node.id],
+                )?;
+            }
+            if let Some(description) = &patch.description {
+                tx.execute(
+                    "UPDATE nodes SET description = ? WHERE id = ?",
+                    params![description, node.id],
+                )?;
+            }
+            if let Some(labels) = &patch.labels {
+                tx.execute(
+                    "UPDATE nodes SET labels = ? WHERE id = ?",
+                    params![serde_json::to_string(labels).unwrap_or_else(|_| "[]".into()), node.id],
+                )?;
+            }
+            if let Some(parents) = &patch.parents {
+                set_parents(tx, &node.id, parents)?;
+            }
+            if let Some(status) = &patch.status {
+                tx.execute(
+                    "UPDATE nodes SET status = ?, trashed_with = NULL WHERE id = ?",
+                    params![status, node.id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Moves a node from one parent to another (`POST nodes/{to}/children`).
+    pub fn move_node(&self, account: i64, id: &str, from: &str, to: &str) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if node.is_root {
+                return Err(ApiError::Forbidden("The root folder cannot be moved".into()));
+            }
+            if node.is_trashed() {
+                return Err(ApiError::bad_request(
+                    "Cannot replace the parent of a node in the trash",
+                ));
+            }
+            if !node.parents.iter().any(|p| p == from) {
+                return Err(ApiError::bad_request(format!(
+                    "Node {id} does not have the parent {from}"
+                )));
+            }
+            check_parent(tx, account, to)?;
+            check_not_inside(tx, &node.id, to)?;
+            if from == to {
+                return Ok(());
+            }
+            if let Some(name) = &node.name {
+                if let Some(existing) = conflict(tx, to, name, Some(&node.id))? {
+                    return Err(ApiError::NameExists {
+                        name: name.clone(),
+                        parent: to.to_string(),
+                        node_id: existing,
+                    });
+                }
+            }
+            let parents: Vec<String> = node
+                .parents
+                .iter()
+                .filter(|p| *p != to)
+                .map(|p| if p == from { to.to_string() } else { p.clone() })
+                .collect();
+            set_parents(tx, &node.id, &parents)
+        })
+    }
+
+    /// Adds a parent (`PUT nodes/{parent}/children/{child}`); works on trashed nodes too.
+    pub fn add_parent(&self, account: i64, id: &str, parent: &str) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if node.is_root {
+                return Err(ApiError::Forbidden("The root folder cannot have parents".into()));
+            }
+            check_parent(tx, account, parent)?;
+            check_not_inside(tx, &node.id, parent)?;
+            if node.parents.iter().any(|p| p == parent) {
+                return Ok(());
+            }
+            if let (Some(name), false) = (&node.name, node.is_trashed()) {
+                if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
+                    return Err(ApiError::NameExists {
+                        name: name.clone(),
+                        parent: parent.to_string(),
+                        node_id: existing,
+                    });
+                }
+            }
+            let mut parents = node.parents.clone();
+            parents.push(parent.to_string());
+            set_parents(tx, &node.id, &parents)
+        })
+    }
+
+    /// Removes a parent (`DELETE nodes/{parent}/children/{child}`); the node may be left with none.
+    pub fn remove_parent(&self, account: i64, id: &str, parent: &str) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if !node.parents.iter().any(|p| p == parent) {
+                return Err(ApiError::NotFound(format!(
+                    "Node {id} is not a child of {parent}"
+                )));
+            }
+            let parents: Vec<String> = node.parents.iter().filter(|p| *p != parent).cloned().collect();
+            set_parents(tx, &node.id, &parents)
+        })
+    }
+
+    /// Trashes a node and, for a folder, its live subtree.
+    pub fn trash(&self, account: i64, id: &str) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if node.is_root {
+                return Err(ApiError::Forbidden("The root folder cannot be trashed".into()));
+            }
+            if node.is_trashed() {
+                return Ok(());
+            }
+            tx.execute(
+                "UPDATE nodes SET status = 'TRASH', trashed_with = NULL WHERE id = ?",
+                [&node.id],
+            )?;
+            if node.is_folder() {
+                for child in live_descendants(tx, &node.id)? {
+                    let change = bump_change(tx, account)?;
+                    tx.execute(
+                        "UPDATE nodes SET status = 'TRASH', trashed_with = ?, change_seq = ?, modified = ?, \
+                         version = version + 1, etag = ? WHERE id = ?",
+                        params![node.id, change, now_ms(), etag(), child],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Restores a trashed node (and what was trashed with it) to all of its parents.
+    pub fn restore(&self, account: i64, id: &str) -> ApiResult<Node> {
+        self.write(account, id, |tx, node| {
+            if !node.is_trashed() {
+                return Ok(());
+            }
+            if let Some(name) = &node.name {
+                for parent in &node.parents {
+                    if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
+                        return Err(ApiError::NameExists {
+                            name: name.clone(),
+                            parent: parent.clone(),
+                            node_id: existing,
+                        });
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL WHERE id = ?",
+                [&node.id],
+            )?;
+            let with = collect_strings(tx, "SELECT id FROM nodes WHERE trashed_with = ?", [&node.id])?;
+            for child in with {
+                let change = bump_change(tx, account)?;
+                tx.execute(
+                    "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL, change_seq = ?, modified = ?, \
+                     version = version + 1, etag = ? WHERE id = ?",
+                    params![change, now_ms(), etag(), child],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Replaces a file's content. Returns the updated node and the blob it no longer uses.
+    pub fn overwrite(
+        &self,
+        account: i64,
+        id: &str,
+        content: Content,
+        quota: Option<u64>,
+    ) -> ApiResult<(Node, Option<String>)> {
+        let mut old_blob = None;
+        let node = self.write(account, id, |tx, node| {
+            if !node.is_file() {
+                return Err(ApiError::bad_request(format!("Node {id} is not a file")));
+            }
+            let old_size = node.content.as_ref().map_or(0, |c| c.size);
+            if let Some(quota) = quota {
+                let used = used_bytes(tx, account)?.saturating_sub(old_size);
+                if used.saturating_add(content.size) > quota {
+                    return Err(ApiError::QuotaExceeded);
+                }
+            }
+            old_blob = node.content.as_ref().map(|c| c.blob.clone());
+            tx.execute(
+                "UPDATE nodes SET size = ?, md5 = ?, content_type = ?, content_version = COALESCE(content_version, 0) + 1, \
+                 content_date = ?, blob = ? WHERE id = ?",
+                params![to_i64(content.size), content.md5, content.content_type, content.date, content.blob, node.id],
+            )?;
+            tx.execute("DELETE FROM templinks WHERE node = ?", [&node.id])?;
+            Ok(())
+        })?;
+        Ok((node, old_blob))
+    }
+
+    /// Runs `change` on a node in one transaction, then bumps its version, etag, modified
+    /// date and change number, and returns it as stored.
+    fn write(
+        &self,
+        account: i64,
+        id: &str,
+        change: impl FnOnce(&Transaction<'_>, &Node) -> ApiResult<()>,
+    ) -> ApiResult<Node> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let node = load_node(&tx, account, id)?.ok_or_else(|| ApiError::node_not_found(id))?;
+        change(&tx, &node)?;
+        let seq = bump_change(&tx, account)?;
+        tx.execute(
+            "UPDATE nodes SET version = version + 1, etag = ?, modified = ?, change_seq = ? WHERE id = ?",
+            params![etag(), now_ms().max(node.modified + 1), seq, node.id],
+        )?;
+        let node = load_node(&tx, account, id)?.ok_or_else(|| ApiError::node_not_found(id))?;
+        tx.commit()?;
+        Ok(node)
+    }
+
+    // ---- tempLinks and properties -----------------------------------------------------------
+
+    /// A tempLink token for a file: an existing one younger than `refresh_after_ms`, or a new
+    /// one valid for `lifetime_ms`.
+    pub fn templink(&self, node: &str, lifetime_ms: i64, refresh_after_ms: i64) -> ApiResult<String> {
+        let conn = self.lock();
+        let now = now_ms();
+        let existing: Option<String> = conn
+            .query_row(
+                "SELECT token FROM templinks WHERE node = ? AND created > ? AND expires > ? ORDER BY created DESC LIMIT 1",
+                params![node, now - refresh_after_ms, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(token) = existing {
+            return Ok(token);
+        }
+        let token = random_base64(24);
+        conn.execute(
+            "INSERT INTO templinks (token, node, created, expires) VALUES (?, ?, ?, ?)",
+            params![token, node, now, now + lifetime_ms],
+        )?;
+        Ok(token)
+    }
+
+    /// The node behind a tempLink token, if the token exists and has not expired.
+    pub fn templink_node(&self, token: &str) -> ApiResult<Option<Node>> {
+        let conn = self.lock();
+        let hit: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT t.node, n.account FROM templinks t JOIN nodes n ON n.id = t.node WHERE t.token = ? AND t.expires > ?",
+                params![token, now_ms()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match hit {
+            Some((node, account)) => load_node(&conn, account, &node),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets a property; refuses an 11th key for one owner.
+    pub fn set_property(&self, node: &str, owner: &str, key: &str, value: &str) -> ApiResult<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let count: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM properties WHERE node = ? AND owner = ? AND key <> ?",
+            params![node, owner, key],
+            |r| r.get(0),
+        )?;
+        if count >= 10 {
+            return Err(ApiError::bad_request(
+                "An owner may set at most 10 properties on a node",
+            ));
+        }
+        tx.execute(
+            "INSERT INTO properties (node, owner, key, value) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (node, owner, key) DO UPDATE SET value = excluded.value",
+            params![node, owner, key, value],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An owner's properties on a node.
+    pub fn properties(&self, node: &str, owner: &str) -> ApiResult<Vec<(String, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, value FROM properties WHERE node = ? AND owner = ? ORDER BY key",
+        )?;
+        let rows = stmt.query_map([node, owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes a property; returns whether it existed.
+    pub fn delete_property(&self, node: &str, owner: &str, key: &str) -> ApiResult<bool> {
+        let conn = self.lock();
+        Ok(conn.execute(
+            "DELETE FROM properties WHERE node = ? AND owner = ? AND key = ?",
+            [node, owner, key],
+        )? == 1)
+    }
+
+    /// Every blob reference in the store (used to clean orphans at start).
+    pub fn all_blobs(&self) -> ApiResult<Vec<String>> {
+        let conn = self.lock();
+        collect_strings(&conn, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])
+    }
+}
+
+fn insert_root(tx: &Connection, account: i64, root_id: &str) -> rusqlite::Result<()> {
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO nodes (id, account, kind, name, name_lower, status, is_root, version, created, modified, \
+         created_by, etag, change_seq) VALUES (?, ?, 'FOLDER', NULL, NULL, 'AVAILABLE', 1, 1, ?, ?, 'CloudDriveFiles', ?, 0)",
+        params![root_id, account, now, now, etag()],
+    )?;
+    Ok(())
+}
+
+fn collect_strings<P: rusqlite::Params>(conn: &Connection, sql: &str, p: P) -> ApiResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn used_bytes(conn: &Connection, account: i64) -> ApiResult<u64> {
+    let used: i64 = conn.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM nodes WHERE account = ? AND kind = 'FILE'",
+        [account],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(used).unwrap_or(0))
+}
+
+fn parents_of(conn: &Connection, id: &str) -> ApiResult<Vec<String>> {
+    collect_strings(conn, "SELECT parent FROM parents WHERE child = ? ORDER BY pos", [id])
+}
+
+fn load_node(conn: &Connection, account: i64, id: &str) -> ApiResult<Option<Node>> {
+    let node = conn
+        .prepare_cached(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id = ? AND n.account = ?"
+        ))?
+        .query_row(params![id, account], node_from_row)
+        .optional()?;
+    match node {
+        Some(mut node) => {
+            node.parents = parents_of(conn, &node.id)?;
+            Ok(Some(node))
+        }
+        None => Ok(None),
+    }
+}
+
+fn bump_change(tx: &Connection, account: i64) -> ApiResult<i64> {
+    Ok(tx.query_row(
+        "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? RETURNING change_seq",
+        [account],
+        |r| r.get(0),
+    )?)
+}
+
+/// The parent must be a live folder of the account.
+fn check_parent(tx: &Connection, account: i64, parent: &str) -> ApiResult<()> {
+    let found: Option<(String, String)> = tx
+        .query_row(
+            "SELECT kind, status FROM nodes WHERE id = ? AND account = ?",
+            params![parent, account],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match found {
+        Some((kind, status)) if kind == FOLDER && status != TRASH => Ok(()),
+        Some((kind, _)) if kind != FOLDER => Err(ApiError::bad_request(format!(
+            "Parent {parent} is not a folder"
+        ))),
+        _ => Err(ApiError::bad_request("One of the parentId doesn't exists")),
+    }
+}
+
+/// A folder cannot become a child of itself or of its own descendants.
+fn check_not_inside(tx: &Connection, id: &str, new_parent: &str) -> ApiResult<()> {
+    let cycle: bool = tx.query_row(
+        "WITH RECURSIVE up(id) AS (SELECT ? UNION SELECT p.parent FROM parents p JOIN up ON p.child = up.id) \
+         SELECT EXISTS (SELECT 1 FROM up WHERE id = ?)",
+        params![new_parent, id],
+        |r| r.get(0),
+    )?;
+    if cycle {
+        return Err(ApiError::bad_request("A folder cannot be moved into itself"));
+    }
+    Ok(())
+}
+
+/// The id of a live node (other than `except`) under `parent` whose name equals `name`
+/// ignoring case.
+fn conflict(tx: &Connection, parent: &str, name: &str, except: Option<&str>) -> ApiResult<Option<String>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT n.id FROM nodes n WHERE n.name_lower = ? AND n.status <> 'TRASH' AND n.id <> ? \
+             AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?) LIMIT 1",
+        )?
+        .query_row(params![name.to_lowercase(), except.unwrap_or(""), parent], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_parents(tx: &Connection, id: &str, parents: &[String]) -> ApiResult<()> {
+    tx.execute("DELETE FROM parents WHERE child = ?", [id])?;
+    for (pos, parent) in parents.iter().enumerate() {
+        tx.execute(
+            "INSERT OR IGNORE INTO parents (child, parent, pos) VALUES (?, ?, ?)",
+            params![id, parent, pos as i64],
+        )?;
+    }
+    Ok(())
+}
+
+fn live_descendants(tx: &Connection, id: &str) -> ApiResult<Vec<String>> {
+    collect_strings(
+        tx,
+        "WITH RECURSIVE down(id) AS (SELECT ? UNION SELECT p.child FROM parents p JOIN down ON p.parent = down.id \
+           JOIN nodes n ON n.id = p.child WHERE n.status <> 'TRASH') \
+         SELECT id FROM down WHERE id <> ?1",
+        [id],
+    )
+}
+
+/// The kinds a new node may have.
+pub fn kind_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        FILE => Some(FILE),
+        FOLDER => Some(FOLDER),
+        _ => None,
+    }
+}

@@ -1,0 +1,107 @@
+//! Starting the workspace's binaries as child processes, the way a user would.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The directory cargo puts this profile's binaries in (the test binary lives in `deps/` below it).
+pub fn target_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the test binary's path")?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the test binary is not inside a cargo target directory")?;
+    Ok(dir.to_path_buf())
+}
+
+/// The path of a workspace binary, building it first (a no-op when it is up to date).
+pub fn binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let dir = target_dir()?;
+    let profile_release = dir.file_name().is_some_and(|n| n == "release");
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", package, "--bin", name]);
+    if profile_release {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .with_context(|| format!("cannot run cargo to build {name}"))?;
+    if !status.success() {
+        bail!("building {name} failed");
+    }
+    let path = dir.join(name);
+    if !path.exists() {
+        bail!("{} was not built", path.display());
+    }
+    Ok(path)
+}
+
+/// A running `acd-mock` process, killed on drop.
+#[derive(Debug)]
+pub struct MockProcess {
+    /// The child process.
+    pub child: Child,
+    /// Its base URL, from its first line of output.
+    pub url: String,
+    /// The lines it printed after the first.
+    pub banner: Vec<String>,
+}
+
+impl MockProcess {
+    /// Starts `acd-mock --listen 127.0.0.1:0 ARGS...` and waits for its first line.
+    pub fn start(args: &[&str]) -> anyhow::Result<Self> {
+        let path = binary("acd-mock", "acd-mock")?;
+        let mut child = Command::new(path)
+            .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start acd-mock")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines
+            .next()
+            .context("acd-mock exited before printing its address")??;
+        let url = first
+            .strip_prefix("acd-mock listening on ")
+            .with_context(|| format!("unexpected first line {first:?}"))?
+            .to_string();
+        let mut banner = Vec::new();
+        for _ in 0..3 {
+            if let Some(Ok(line)) = lines.next() {
+                banner.push(line);
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, url, banner })
+    }
+
+    /// Sends SIGTERM and waits (up to `deadline`) for a clean exit; returns whether it exited 0.
+    pub fn terminate(&mut self, deadline: Duration) -> anyhow::Result<bool> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            if start.elapsed() > deadline {
+                bail!("acd-mock did not stop within {deadline:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
