@@ -1,1 +1,828 @@
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Throughput benchmarks of acd-mock, each beside a baseline measured in the same run.
+//!
+//! `cargo bench -p acd-mock` (1 GiB transfers, folders of 10,000 and 100,000 children) or
+//! `cargo bench -p acd-mock -- --quick` (128 MiB, 2,000 and 20,000 children). Prints a table
+//! and writes the same numbers to `target/acd-mock-bench.json`.
+//!
+//! 1. Name lookups (`GET nodes?filters=parents:"P" AND name:"N"`) in a small and a large
+//!    folder: the per-lookup cost ratio large/small should be about 1 (lookups use an index).
+//! 2. `GET nodes/{id}` with a few concurrent client tasks, beside a bare axum handler that
+//!    returns the same JSON from memory (the HTTP stack's ceiling).
+//! 3. Upload and download of one big file over HTTP, streamed on both sides: the download
+//!    beside a bare axum handler serving the same bytes from memory, the upload beside the
+//!    single-core speed of the md-5 crate (the server hashes every uploaded byte).
+//!
+//! The mock runs in-process with a data directory in a temporary directory, so blobs and
+//! metadata go to disk as in real use (fsync included).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use acd_mock::MockServer;
+use acd_mock::store::filter::escape;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::{StreamExt, stream};
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const MIB: u64 = 1024 * 1024;
+/// The multipart boundary of the hand-built upload body.
+const BOUNDARY: &str = "acd-mock-bench-0f3c9a71e5d2b84b";
+
+/// What one run measures.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    quick: bool,
+    /// Bytes of the big file.
+    big: u64,
+    /// Children of the small and the large folder.
+    folders: [usize; 2],
+    /// Nodes per seed request.
+    batch: usize,
+    /// Name lookups per repetition and folder.
+    lookups: usize,
+    /// `GET nodes/{id}` requests per repetition.
+    gets: usize,
+    /// Concurrent client tasks of the GET-node figure.
+    tasks: usize,
+    /// Repetitions of every figure (the median is reported).
+    reps: usize,
+}
+
+impl Plan {
+    fn from_args() -> Self {
+        // `cargo bench` passes `--bench`; anything unknown is ignored.
+        let quick = std::env::args().skip(1).any(|a| a == "--quick");
+        if quick {
+            Self {
+                quick,
+                big: 128 * MIB,
+                folders: [2_000, 20_000],
+                batch: 5_000,
+                lookups: 1_000,
+                gets: 8_000,
+                tasks: 8,
+                reps: 3,
+            }
+        } else {
+            Self {
+                quick,
+                big: 1024 * MIB,
+                folders: [10_000, 100_000],
+                batch: 5_000,
+                lookups: 3_000,
+                gets: 30_000,
+                tasks: 8,
+                reps: 3,
+            }
+        }
+    }
+}
+
+/// splitmix64, for reproducible random picks and bytes.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    bytes as f64 / 1e6 / elapsed.as_secs_f64()
+}
+
+fn child_name(i: usize) -> String {
+    format!("file-{i:06}.txt")
+}
+
+/// One line of the final table.
+#[derive(Debug)]
+struct Figure {
+    key: &'static str,
+    figure: String,
+    unit: &'static str,
+    mock: f64,
+    mock_samples: Vec<f64>,
+    baseline_name: &'static str,
+    baseline: f64,
+    baseline_samples: Vec<f64>,
+    /// How the ratio is formed.
+    ratio_name: &'static str,
+    ratio: f64,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+/// Test client and the mock's addresses.
+#[derive(Debug, Clone)]
+struct Ctx {
+    client: reqwest::Client,
+    url: String,
+    metadata: String,
+    content: String,
+    bearer: String,
+}
+
+impl Ctx {
+    async fn seed(&self, body: &Value) -> Vec<(String, String)> {
+        let response = self
+            .client
+            .post(format!("{}/_mock/seed", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "seed failed: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["path"].as_str().unwrap().to_string(),
+                    c["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Seeds `n` small files into `parent`, `batch` per request; returns their ids in order.
+    async fn fill(&self, parent: &str, n: usize, batch: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch).min(n);
+            let nodes: Vec<Value> = (start..end)
+                .map(|i| json!({"name": child_name(i), "content": format!("file {i}\n")}))
+                .collect();
+            let created = self.seed(&json!({"parent": parent, "nodes": nodes})).await;
+            assert_eq!(created.len(), end - start);
+            ids.extend(created.into_iter().map(|(_, id)| id));
+            start = end;
+        }
+        ids
+    }
+}
+
+// ---- 1. name lookups ---------------------------------------------------------------------
+
+/// `lookups` sequential name lookups of random existing children of `folder`; lookups/s.
+async fn lookups(ctx: &Ctx, folder: &str, children: usize, lookups: usize, rng: &mut Rng) -> f64 {
+    let url = format!("{}nodes", ctx.metadata);
+    let names: Vec<String> = (0..lookups)
+        .map(|_| child_name(rng.below(children)))
+        .collect();
+    let started = Instant::now();
+    for name in &names {
+        let filters = format!(
+            "parents:\"{}\" AND name:\"{}\"",
+            escape(folder),
+            escape(name)
+        );
+        let response = ctx
+            .client
+            .get(&url)
+            .bearer_auth(&ctx.bearer)
+            .query(&[("filters", filters.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let v: Value = response.json().await.unwrap();
+        assert_eq!(v["count"], 1, "lookup of {name}: {v}");
+        assert_eq!(v["data"][0]["name"].as_str(), Some(name.as_str()));
+    }
+    lookups as f64 / started.elapsed().as_secs_f64()
+}
+
+// ---- 2. GET nodes/{id} -------------------------------------------------------------------
+
+/// `total` GETs of random `urls` from `tasks` concurrent tasks; requests/s.
+async fn get_many(ctx: &Ctx, urls: Arc<Vec<String>>, total: usize, tasks: usize, seed: u64) -> f64 {
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let client = ctx.client.clone();
+        let bearer = ctx.bearer.clone();
+        let urls = Arc::clone(&urls);
+        let count = total / tasks + usize::from(t < total % tasks);
+        handles.push(tokio::spawn(async move {
+            let mut rng = Rng(seed ^ ((t as u64) << 32));
+            for _ in 0..count {
+                let url = &urls[rng.below(urls.len())];
+                let response = client.get(url).bearer_auth(&bearer).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+                let body = response.bytes().await.unwrap();
+                assert!(!body.is_empty());
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+// ---- bare axum baselines -----------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Bare {
+    /// The JSON a `GET nodes/{id}` of the mock returned.
+    node_json: Bytes,
+    /// 1 MiB of bytes, repeated for downloads.
+    chunk: Bytes,
+}
+
+/// `GET /drive/v1/nodes/{id}`: a fixed node JSON from memory.
+async fn bare_node(State(bare): State<Arc<Bare>>, Path(_id): Path<String>) -> Response {
+    let mut response = Response::new(Body::from(bare.node_json.clone()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /blob/{size}`: `size` bytes, the 1 MiB chunk repeated, as a stream.
+async fn bare_blob(State(bare): State<Arc<Bare>>, Path(size): Path<u64>) -> Response {
+    let chunk = bare.chunk.clone();
+    let len = chunk.len() as u64;
+    let body = stream::iter((0..size.div_ceil(len)).map(move |i| {
+        let n = (size - i * len).min(len) as usize;
+        Ok::<_, std::convert::Infallible>(chunk.slice(..n))
+    }));
+    let mut response = Response::new(Body::from_stream(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    response
+}
+
+/// `POST /sink`: reads and drops the body; its length as text.
+async fn bare_sink(request: Request) -> String {
+    let mut body = request.into_body().into_data_stream();
+    let mut n = 0u64;
+    while let Some(chunk) = body.next().await {
+        n += chunk.unwrap().len() as u64;
+    }
+    n.to_string()
+}
+
+async fn start_bare(bare: Arc<Bare>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/drive/v1/nodes/{id}", get(bare_node))
+        .route("/blob/{size}", get(bare_blob))
+        .route("/sink", post(bare_sink))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(bare);
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+// ---- 3. big transfers --------------------------------------------------------------------
+
+/// The 1 MiB pattern every big file repeats.
+fn pattern() -> Bytes {
+    let mut rng = Rng(0xACD);
+    let mut buf = Vec::with_capacity(MIB as usize);
+    while buf.len() < MIB as usize {
+        buf.extend_from_slice(&rng.next().to_le_bytes());
+    }
+    Bytes::from(buf)
+}
+
+/// `size` bytes of the pattern, as a stream of chunks that share its buffer.
+fn pattern_stream(chunk: &Bytes, size: u64) -> impl Iterator<Item = Bytes> + Send + 'static {
+    let chunk = chunk.clone();
+    let len = chunk.len() as u64;
+    (0..size.div_ceil(len)).map(move |i| chunk.slice(..(size - i * len).min(len) as usize))
+}
+
+/// MD5 of `size` bytes of the pattern, fed chunk by chunk on this thread: (MB/s, md5).
+fn md5_baseline(chunk: &Bytes, size: u64) -> (f64, String) {
+    let started = Instant::now();
+    let mut md5 = Md5::new();
+    for piece in pattern_stream(chunk, size) {
+        md5.update(&piece);
+    }
+    let digest = md5.finalize();
+    let elapsed = started.elapsed();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    (mb_per_s(size, elapsed), hex)
+}
+
+/// Uploads `size` bytes of the pattern as `name` into `parent`: (MB/s, node id).
+async fn upload(
+    ctx: &Ctx,
+    chunk: &Bytes,
+    size: u64,
+    name: &str,
+    parent: &str,
+    md5: &str,
+) -> (f64, String) {
+    let metadata = json!({"name": name, "kind": "FILE", "parents": [parent]}).to_string();
+    let head = Bytes::from(format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{metadata}\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"big\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    ));
+    let tail = Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"));
+    let length = head.len() as u64 + size + tail.len() as u64;
+    let parts = std::iter::once(head)
+        .chain(pattern_stream(chunk, size))
+        .chain(std::iter::once(tail))
+        .map(Ok::<_, std::io::Error>);
+    let body = reqwest::Body::wrap_stream(stream::iter(parts));
+    let started = Instant::now();
+    let response = ctx
+        .client
+        .post(format!("{}nodes?suppress=deduplication", ctx.content))
+        .bearer_auth(&ctx.bearer)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .header(header::CONTENT_LENGTH, length)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(status, StatusCode::CREATED, "upload failed: {text}");
+    let node: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(node["contentProperties"]["size"], size, "{node}");
+    assert_eq!(node["contentProperties"]["md5"], md5, "{node}");
+    (
+        mb_per_s(size, elapsed),
+        node["id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Downloads `url`, counting the bytes; MB/s.
+async fn download(ctx: &Ctx, url: &str, size: u64) -> f64 {
+    let started = Instant::now();
+    let response = ctx
+        .client
+        .get(url)
+        .bearer_auth(&ctx.bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+    let mut body = response.bytes_stream();
+    let mut n = 0u64;
+    while let Some(chunk) = body.next().await {
+        n += chunk.unwrap().len() as u64;
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(n, size, "GET {url}: wrong length");
+    mb_per_s(size, elapsed)
+}
+
+/// Posts `size` bytes of the pattern to the bare sink; MB/s.
+async fn sink_upload(ctx: &Ctx, bare_url: &str, chunk: &Bytes, size: u64) -> f64 {
+    let body = reqwest::Body::wrap_stream(stream::iter(
+        pattern_stream(chunk, size).map(Ok::<_, std::io::Error>),
+    ));
+    let started = Instant::now();
+    let response = ctx
+        .client
+        .post(format!("{bare_url}/sink"))
+        .header(header::CONTENT_LENGTH, size)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(text, size.to_string());
+    mb_per_s(size, elapsed)
+}
+
+// ---- output ------------------------------------------------------------------------------
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    format!("{v:.0} {unit}")
+}
+
+fn print_table(figures: &[Figure]) {
+    let rows: Vec<[String; 5]> = figures
+        .iter()
+        .map(|f| {
+            [
+                f.figure.clone(),
+                fmt_value(f.mock, f.unit),
+                format!("{} ({})", fmt_value(f.baseline, f.unit), f.baseline_name),
+                format!("{:.2}x {}", f.ratio, f.ratio_name),
+                match f.met {
+                    Some(true) => format!("{} ok", f.target),
+                    Some(false) => format!("{} MISSED", f.target),
+                    None => f.target.to_string(),
+                },
+            ]
+        })
+        .collect();
+    let head = ["figure", "acd-mock", "baseline", "ratio", "target"];
+    let mut widths = head.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("  {}", padded.join(" | ").trim_end());
+    };
+    line(&head.map(String::from));
+    println!(
+        "  {}",
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("-|-")
+    );
+    for row in &rows {
+        line(row);
+    }
+}
+
+fn target_dir() -> PathBuf {
+    // The bench binary is <target>/<profile>/deps/mock_bench-<hash>.
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+fn write_json(plan: &Plan, figures: &[Figure], total: Duration, seeding: Duration) -> PathBuf {
+    let path = target_dir().join("acd-mock-bench.json");
+    let out = json!({
+        "quick": plan.quick,
+        "plan": {
+            "big_file_bytes": plan.big,
+            "folder_children": plan.folders,
+            "seed_batch": plan.batch,
+            "lookups_per_rep": plan.lookups,
+            "get_node_requests_per_rep": plan.gets,
+            "get_node_tasks": plan.tasks,
+            "reps": plan.reps,
+        },
+        "seconds_total": total.as_secs_f64(),
+        "seconds_seeding": seeding.as_secs_f64(),
+        "figures": figures.iter().map(|f| json!({
+            "key": f.key,
+            "figure": f.figure,
+            "unit": f.unit,
+            "acd_mock": f.mock,
+            "acd_mock_samples": f.mock_samples,
+            "baseline_name": f.baseline_name,
+            "baseline": f.baseline,
+            "baseline_samples": f.baseline_samples,
+            "ratio_name": f.ratio_name,
+            "ratio": f.ratio,
+            "target": f.target,
+            "met": f.met,
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&out).unwrap() + "\n").unwrap();
+    path
+}
+
+// ---- main --------------------------------------------------------------------------------
+
+fn main() {
+    let plan = Plan::from_args();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(plan));
+}
+
+async fn run(plan: Plan) {
+    let total_started = Instant::now();
+    println!(
+        "acd-mock bench ({}): {} MiB file, folders of {} and {} children, {} reps, {} CPUs",
+        if plan.quick { "quick" } else { "full" },
+        plan.big / MIB,
+        plan.folders[0],
+        plan.folders[1],
+        plan.reps,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let data = tempfile::Builder::new()
+        .prefix("acd-mock-bench")
+        .tempdir()
+        .unwrap();
+    let server = MockServer::builder()
+        .data_dir(data.path())
+        .quota(u64::MAX / 4)
+        .page_size(200)
+        .start()
+        .await
+        .unwrap();
+    let token = server.mint_token(None).unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let ctx = Ctx {
+        client,
+        url: server.url().to_string(),
+        metadata: server.metadata_url(),
+        content: server.content_url(),
+        bearer: token.access_token.clone(),
+    };
+    let mut rng = Rng(42);
+    let mut figures = Vec::new();
+
+    // ---- seeding
+    let seeding_started = Instant::now();
+    let folders = ctx
+        .seed(&json!({"nodes": [
+            {"name": "bench-small", "kind": "FOLDER"},
+            {"name": "bench-large", "kind": "FOLDER"},
+            {"name": "bench-big", "kind": "FOLDER"},
+        ]}))
+        .await;
+    let folder_ids: Vec<String> = folders.into_iter().map(|(_, id)| id).collect();
+    let mut child_ids = Vec::new();
+    for (folder, &n) in folder_ids.iter().zip(&plan.folders) {
+        let started = Instant::now();
+        child_ids.push(ctx.fill(folder, n, plan.batch).await);
+        let elapsed = started.elapsed();
+        println!(
+            "seeded {n} children in {:.1} s ({:.0} nodes/s)",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64()
+        );
+    }
+    let seeding = seeding_started.elapsed();
+
+    // ---- 1. name lookups, alternating small and large folder
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    // Warm-up (prepared statements, connections, page cache).
+    lookups(&ctx, &folder_ids[0], plan.folders[0], 100, &mut rng).await;
+    lookups(&ctx, &folder_ids[1], plan.folders[1], 100, &mut rng).await;
+    for rep in 0..plan.reps {
+        let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let rate = lookups(
+                &ctx,
+                &folder_ids[which],
+                plan.folders[which],
+                plan.lookups,
+                &mut rng,
+            )
+            .await;
+            if which == 0 { &mut small } else { &mut large }.push(rate);
+        }
+        println!(
+            "lookups rep {}: {:.0}/s in {} children, {:.0}/s in {} children",
+            rep + 1,
+            small[rep],
+            plan.folders[0],
+            large[rep],
+            plan.folders[1]
+        );
+    }
+    let (s, l) = (median(&small), median(&large));
+    let cost = s / l;
+    figures.push(Figure {
+        key: "name_lookup",
+        figure: format!(
+            "name lookups/s, folder of {}k (baseline: {}k)",
+            plan.folders[1] / 1000,
+            plan.folders[0] / 1000
+        ),
+        unit: "/s",
+        mock: l,
+        mock_samples: large,
+        baseline_name: "same, small folder",
+        baseline: s,
+        baseline_samples: small,
+        ratio_name: "cost large/small",
+        ratio: cost,
+        target: "~1x (<=1.5x)",
+        met: Some(cost <= 1.5),
+    });
+
+    // ---- 2. GET nodes/{id}
+    let sample_id = &child_ids[1][0];
+    let node_json = ctx
+        .client
+        .get(format!("{}nodes/{sample_id}", ctx.metadata))
+        .bearer_auth(&ctx.bearer)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let chunk = pattern();
+    let bare = Arc::new(Bare {
+        node_json,
+        chunk: chunk.clone(),
+    });
+    let bare_url = start_bare(Arc::clone(&bare)).await;
+    let mock_urls: Arc<Vec<String>> = Arc::new(
+        child_ids
+            .iter()
+            .flatten()
+            .map(|id| format!("{}nodes/{id}", ctx.metadata))
+            .collect(),
+    );
+    let bare_urls: Arc<Vec<String>> = Arc::new(
+        mock_urls
+            .iter()
+            .map(|u| u.replacen(&ctx.url, &bare_url, 1))
+            .collect(),
+    );
+    get_many(&ctx, Arc::clone(&mock_urls), 500, plan.tasks, 1).await;
+    get_many(&ctx, Arc::clone(&bare_urls), 500, plan.tasks, 1).await;
+    let (mut mock_gets, mut bare_gets) = (Vec::new(), Vec::new());
+    for rep in 0..plan.reps {
+        let seed = 100 + rep as u64;
+        if rep % 2 == 0 {
+            mock_gets
+                .push(get_many(&ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
+            bare_gets
+                .push(get_many(&ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
+        } else {
+            bare_gets
+                .push(get_many(&ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
+            mock_gets
+                .push(get_many(&ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
+        }
+        println!(
+            "GET nodes/{{id}} rep {}: mock {:.0}/s, bare axum {:.0}/s",
+            rep + 1,
+            mock_gets[rep],
+            bare_gets[rep]
+        );
+    }
+    let (m, b) = (median(&mock_gets), median(&bare_gets));
+    figures.push(Figure {
+        key: "get_node",
+        figure: format!("GET nodes/{{id}} req/s, {} tasks", plan.tasks),
+        unit: "/s",
+        mock: m,
+        mock_samples: mock_gets,
+        baseline_name: "bare axum, same JSON",
+        baseline: b,
+        baseline_samples: bare_gets,
+        ratio_name: "mock/bare",
+        ratio: m / b,
+        target: "info",
+        met: None,
+    });
+
+    // ---- 3. big upload and download
+    let size = plan.big;
+    let (mut md5s, mut ups, mut downs, mut bare_downs, mut sinks) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let bare_blob_url = format!("{bare_url}/blob/{size}");
+    for rep in 0..plan.reps {
+        let (md5_rate, md5) = {
+            let chunk = chunk.clone();
+            tokio::task::spawn_blocking(move || md5_baseline(&chunk, size))
+                .await
+                .unwrap()
+        };
+        md5s.push(md5_rate);
+        let (up, id) = upload(
+            &ctx,
+            &chunk,
+            size,
+            &format!("big-{rep}.bin"),
+            &folder_ids[2],
+            &md5,
+        )
+        .await;
+        ups.push(up);
+        let mock_blob_url = format!("{}nodes/{id}/content", ctx.content);
+        if rep % 2 == 0 {
+            bare_downs.push(download(&ctx, &bare_blob_url, size).await);
+            downs.push(download(&ctx, &mock_blob_url, size).await);
+        } else {
+            downs.push(download(&ctx, &mock_blob_url, size).await);
+            bare_downs.push(download(&ctx, &bare_blob_url, size).await);
+        }
+        sinks.push(sink_upload(&ctx, &bare_url, &chunk, size).await);
+        println!(
+            "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s, bare sink upload {:.0} MB/s, \
+             download {:.0} MB/s, bare download {:.0} MB/s",
+            size / MIB,
+            rep + 1,
+            md5s[rep],
+            ups[rep],
+            sinks[rep],
+            downs[rep],
+            bare_downs[rep]
+        );
+    }
+    let (d, bd) = (median(&downs), median(&bare_downs));
+    figures.push(Figure {
+        key: "download",
+        figure: format!("download MB/s, {} MiB file", size / MIB),
+        unit: "MB/s",
+        mock: d,
+        mock_samples: downs,
+        baseline_name: "bare axum from memory",
+        baseline: bd,
+        baseline_samples: bare_downs,
+        ratio_name: "mock/bare",
+        ratio: d / bd,
+        target: ">=0.8",
+        met: Some(d / bd >= 0.8),
+    });
+    let (u, h) = (median(&ups), median(&md5s));
+    figures.push(Figure {
+        key: "upload",
+        figure: format!("upload MB/s, {} MiB file", size / MIB),
+        unit: "MB/s",
+        mock: u,
+        mock_samples: ups.clone(),
+        baseline_name: "md-5, one core",
+        baseline: h,
+        baseline_samples: md5s,
+        ratio_name: "mock/md5",
+        ratio: u / h,
+        target: ">=0.8",
+        met: Some(u / h >= 0.8),
+    });
+    let sk = median(&sinks);
+    figures.push(Figure {
+        key: "upload_vs_bare_sink",
+        figure: format!("upload MB/s, {} MiB file (vs HTTP only)", size / MIB),
+        unit: "MB/s",
+        mock: u,
+        mock_samples: ups,
+        baseline_name: "bare axum sink",
+        baseline: sk,
+        baseline_samples: sinks,
+        ratio_name: "mock/sink",
+        ratio: u / sk,
+        target: "info",
+        met: None,
+    });
+
+    server.shutdown().await;
+    drop(data);
+    let total = total_started.elapsed();
+    println!();
+    print_table(&figures);
+    let path = write_json(&plan, &figures, total, seeding);
+    println!();
+    println!(
+        "total {:.1} s (seeding {:.1} s); wrote {}",
+        total.as_secs_f64(),
+        seeding.as_secs_f64(),
+        path.display()
+    );
+}

@@ -31,7 +31,7 @@ use crate::error::{ApiError, ApiResult};
 enum Loose {
     Number(u64),
     Text(String),
-    Bool(bool),
+    Bool(#[allow(dead_code)] bool),
 }
 
 impl Loose {

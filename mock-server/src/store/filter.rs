@@ -323,6 +323,12 @@ pub fn to_sql(filter: &Filter, names: NameMatch) -> Result<SqlCondition, FilterE
     let mut params = Vec::new();
     let mut branches = Vec::new();
     for conj in &filter.any_of {
+        // With a selective term (name, id, md5) the query is driven by that term's index and
+        // `parents:` is checked per candidate; without one it is driven by the parent's
+        // children. Either way a lookup or a page costs the same whatever the folder's size.
+        let selective = conj
+            .iter()
+            .any(|t| matches!(t.field, Field::Name | Field::Id | Field::Md5));
         let mut parts = Vec::new();
         for term in conj {
             let v = term.value.clone();
@@ -335,14 +341,15 @@ pub fn to_sql(filter: &Filter, names: NameMatch) -> Result<SqlCondition, FilterE
                     params.push(Value::Text(v.clone()));
                     "n.kind = ?"
                 }
-                Field::IsRoot => {
-                    let flag = match v.as_str() {
-                        "true" => 1,
-                        "false" => 0,
-                        _ => return Err(bad("isRoot must be true or false")),
-                    };
-                    params.push(Value::Integer(flag));
-                    "n.is_root = ?"
+                // A literal, not a parameter, so the partial index on roots applies.
+                Field::IsRoot => match v.as_str() {
+                    "true" => "n.is_root = 1",
+                    "false" => "n.is_root = 0",
+                    _ => return Err(bad("isRoot must be true or false")),
+                },
+                Field::Parents if selective => {
+                    params.push(Value::Text(v.clone()));
+                    "EXISTS (SELECT 1 FROM parents p WHERE p.child = n.id AND p.parent = ?)"
                 }
                 Field::Parents => {
                     params.push(Value::Text(v.clone()));

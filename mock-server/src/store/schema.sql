@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS nodes_by_name_lower ON nodes (name_lower, account);
 CREATE INDEX IF NOT EXISTS nodes_by_md5 ON nodes (md5, account);
 CREATE INDEX IF NOT EXISTS nodes_by_change ON nodes (account, change_seq);
 CREATE INDEX IF NOT EXISTS nodes_by_status ON nodes (account, status);
+CREATE INDEX IF NOT EXISTS nodes_roots ON nodes (account) WHERE is_root = 1;
 
 CREATE TABLE IF NOT EXISTS parents (
     child   TEXT NOT NULL,
