@@ -22,7 +22,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::operation::Operation;
 use crate::store::blobs::{BlobRef, synthetic_md5};
 use crate::store::meta::{Account, NewNode};
-use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, content_type_of, extension_of, name_problem};
+use crate::store::node::{
+    AVAILABLE, Content, FILE, FOLDER, content_type_of, extension_of, name_problem,
+};
 use crate::util::now_ms;
 
 /// The admin routes (nested under `/_mock`).
@@ -38,7 +40,9 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn health(state: AppStateRef) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"status": "ok", "accounts": state.meta.accounts()?.len()})))
+    Ok(Json(
+        json!({"status": "ok", "accounts": state.meta.accounts()?.len()}),
+    ))
 }
 
 /// The account an admin body names by email, or the default account.
@@ -74,7 +78,9 @@ async fn reset(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
     for blob in blobs {
         state.blobs.remove(&blob);
     }
-    Ok(Json(json!({"reset": body.account.unwrap_or_else(|| "all".into())})))
+    Ok(Json(
+        json!({"reset": body.account.unwrap_or_else(|| "all".into())}),
+    ))
 }
 
 /// Creates the configured default account if it does not exist yet.
@@ -101,8 +107,12 @@ struct AccountBody {
 }
 
 /// `POST /_mock/accounts` `{"email","password"?,"quota"?}`: 201 with the account.
-async fn create_account(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body: AccountBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
+async fn create_account(
+    state: AppStateRef,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body: AccountBody =
+        read_json(request.into_body(), state.config.max_json_body, false).await?;
     let email = body
         .email
         .filter(|e| !e.trim().is_empty())
@@ -138,7 +148,8 @@ struct ExpireBody {
 
 /// `POST /_mock/tokens/expire` `{"access_token"}`: expires it now (to test refreshing).
 async fn expire(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
-    let body: ExpireBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
+    let body: ExpireBody =
+        read_json(request.into_body(), state.config.max_json_body, false).await?;
     let token = body
         .access_token
         .ok_or_else(|| ApiError::bad_request("access_token is required"))?;
@@ -198,7 +209,10 @@ async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Js
             Some(FOLDER) => true,
             Some(FILE) => false,
             Some(other) => return Err(ApiError::bad_request(format!("Invalid kind {other}"))),
-            None => !node.children.is_empty() || (node.content.is_none() && node.base64.is_none() && node.size.is_none()),
+            None => {
+                !node.children.is_empty()
+                    || (node.content.is_none() && node.base64.is_none() && node.size.is_none())
+            }
         };
         let content = if is_folder {
             None
@@ -264,7 +278,11 @@ async fn seed_content(state: &AppState, node: &SeedNode) -> ApiResult<Content> {
             };
             (BlobRef::Synthetic(seed), size, md5)
         }
-        (None, None, None) => return Err(ApiError::bad_request("A file needs content, base64 or size")),
+        (None, None, None) => {
+            return Err(ApiError::bad_request(
+                "A file needs content, base64 or size",
+            ));
+        }
     };
     Ok(Content {
         size,
@@ -292,7 +310,9 @@ async fn journal(state: AppStateRef, params: Params) -> ApiResult<Json<Value>> {
         ),
         None => None,
     };
-    Ok(Json(json!({"entries": state.journal.entries(limit, operation)})))
+    Ok(Json(
+        json!({"entries": state.journal.entries(limit, operation)}),
+    ))
 }
 
 async fn clear_journal(state: AppStateRef) -> StatusCode {

@@ -1,7 +1,8 @@
 //! The shared state and the router: one port serving the service's whole layout.
 //!
 //! Request pipeline (outermost first): panic catcher → journal (classifies the request into an
-//! [`crate::operation::Operation`] and records the outcome) → *fault layer slot* (the fault
+//! [`crate::operation::Operation`] and records the outcome) → `CONNECT` handling (tunnels of
+//! `--intercept` re-enter this same pipeline) → *fault layer slot* (the fault
 //! injection issue puts its layer here, so it sees every classified request before any
 //! handler) → routes, whose handlers authenticate with [`crate::auth::Caller`].
 
@@ -13,7 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
-use crate::api::{account, changes, content, nodes, oauth, properties, trash};
+use crate::api::signin::PendingConsents;
+use crate::api::{account, changes, content, nodes, oauth, properties, signin, trash};
 use crate::config::MockConfig;
 use crate::error::ApiError;
 use crate::journal::Journal;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub blobs: BlobStore,
     /// The request journal.
     pub journal: Journal,
+    /// Sign-ins waiting for the user's Allow or Deny.
+    pub consents: PendingConsents,
+    /// The TLS side of `--intercept`, when on.
+    pub interceptor: Option<crate::intercept::Interceptor>,
 }
 
 impl AppState {
@@ -58,9 +64,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/nodes", get(nodes::search).post(nodes::create_folder))
         .route(
             "/nodes/{id}",
-            get(nodes::get_node).patch(nodes::patch).delete(nodes::purge),
+            get(nodes::get_node)
+                .patch(nodes::patch)
+                .delete(nodes::purge),
         )
-        .route("/nodes/{id}/children", get(nodes::children).post(nodes::move_child))
+        .route(
+            "/nodes/{id}/children",
+            get(nodes::children).post(nodes::move_child),
+        )
         .route(
             "/nodes/{parent}/children/{child}",
             put(nodes::add_parent).delete(nodes::remove_parent),
@@ -88,10 +99,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/drive/v1", metadata)
         .nest("/cdproxy", content)
         .route("/auth/o2/token", post(oauth::token))
-        .route("/ap/oa", get(oauth::sign_in))
+        .route("/ap/oa", get(signin::authorize))
+        .route("/ap/signin", post(signin::sign_in))
+        .route("/ap/oa/consent", post(signin::consent))
         .nest("/_mock", admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::intercept::connect,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             journal::record,

@@ -23,6 +23,9 @@ pub struct MockConfig {
     pub quota: u64,
     /// Accepted OAuth clients as `(id, secret)`; empty: any client is accepted.
     pub clients: Vec<(String, String)>,
+    /// Allowed return URLs of the sign-in page (compared without the query); empty: any
+    /// absolute http(s) URL.
+    pub redirect_uris: Vec<String>,
     /// The default account's sign-in email.
     pub default_email: String,
     /// The default account's sign-in password.
@@ -33,6 +36,10 @@ pub struct MockConfig {
     pub templink_lifetime: Duration,
     /// Age after which a tempLink request gets a new link instead of the existing one (24 h).
     pub templink_refresh: Duration,
+    /// Answer `CONNECT` for the service's hosts and serve the API inside TLS tunnels.
+    pub intercept: bool,
+    /// Where to keep the interception CA (default: `<data-dir>/ca.pem`, else a temporary file).
+    pub ca_out: Option<PathBuf>,
     /// Largest JSON or form body accepted.
     pub max_json_body: usize,
 }
@@ -47,11 +54,14 @@ impl Default for MockConfig {
             token_lifetime: Duration::from_secs(3600),
             quota: 5 * 1024 * 1024 * 1024,
             clients: Vec::new(),
+            redirect_uris: Vec::new(),
             default_email: "user@example.com".into(),
             default_password: "password".into(),
             name_match: NameMatch::CaseSensitive,
             templink_lifetime: Duration::from_secs(48 * 3600),
             templink_refresh: Duration::from_secs(24 * 3600),
+            intercept: false,
+            ca_out: None,
             max_json_body: 1024 * 1024,
         }
     }

@@ -110,9 +110,7 @@ impl ApiError {
 
     /// The JSON body of this error (`None` for the XML S3 errors).
     pub fn json_body(&self) -> Option<serde_json::Value> {
-        let standard = |message: &str, code: &str| {
-            json!({"logref": logref(), "message": message, "code": code})
-        };
+        let standard = |message: &str, code: &str| json!({"logref": logref(), "message": message, "code": code});
         Some(match self {
             Self::BadRequest(m) | Self::Forbidden(m) | Self::NotFound(m) => standard(m, ""),
             Self::TokenExpired => json!({"message": "Token has expired"}),

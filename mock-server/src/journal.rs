@@ -84,7 +84,11 @@ impl Journal {
 
     /// Forgets every entry.
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).1.clear();
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clear();
     }
 }
 
@@ -110,7 +114,11 @@ pub fn redact_query(query: &str) -> String {
 
 /// Middleware: classifies the request (the [`Operation`] goes into its extensions for the
 /// layers and handlers after it) and journals it with its final status.
-pub async fn record(State(state): State<std::sync::Arc<AppState>>, mut request: Request, next: Next) -> Response {
+pub async fn record(
+    State(state): State<std::sync::Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let time = format_ms(now_ms());
     let method = request.method().clone();

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod intercept;
 pub mod journal;
 pub mod operation;
 pub mod store;
@@ -49,6 +50,9 @@ pub enum StartError {
     /// The metadata database could not be opened.
     #[error("cannot open the metadata database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The interception CA or TLS setup failed.
+    #[error("cannot set up interception: {0}")]
+    Intercept(#[from] intercept::InterceptError),
     /// Something else went wrong while setting up.
     #[error("cannot start: {0}")]
     Setup(#[from] error::ApiError),
@@ -97,6 +101,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Allow this return URL on the sign-in page (call again for several; default: any).
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.config.redirect_uris.push(uri.into());
+        self
+    }
+
     /// Accept only this OAuth client (call again to accept several).
     pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.config.clients.push((id.into(), secret.into()));
@@ -104,7 +114,11 @@ impl MockServerBuilder {
     }
 
     /// The default account's email and password.
-    pub fn default_account(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn default_account(
+        mut self,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         self.config.default_email = email.into();
         self.config.default_password = password.into();
         self
@@ -113,6 +127,18 @@ impl MockServerBuilder {
     /// How `name:` filters compare names.
     pub fn name_match(mut self, names: NameMatch) -> Self {
         self.config.name_match = names;
+        self
+    }
+
+    /// Also act as an HTTPS proxy for the service's hosts (see [`intercept`]).
+    pub fn intercept(mut self, on: bool) -> Self {
+        self.config.intercept = on;
+        self
+    }
+
+    /// Where to keep the interception CA certificate (its key goes to `<path>.key`).
+    pub fn ca_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.ca_out = Some(path.into());
         self
     }
 
@@ -171,21 +197,34 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
         None => (None, None),
     };
     let meta = store::meta::MetaStore::open(meta_path.as_deref(), config.name_match)?;
-    let blobs = store::blobs::BlobStore::open(blob_dir.as_deref()).map_err(|source| StartError::DataDir {
-        path: blob_dir.clone().unwrap_or_default(),
-        source,
-    })?;
-    if blob_dir.is_some() {
-        if let Err(error) = blobs.remove_orphans(&meta.all_blobs()?) {
-            tracing::warn!(%error, "could not clean orphaned blobs");
+    let blobs = store::blobs::BlobStore::open(blob_dir.as_deref()).map_err(|source| {
+        StartError::DataDir {
+            path: blob_dir.clone().unwrap_or_default(),
+            source,
         }
+    })?;
+    if blob_dir.is_some()
+        && let Err(error) = blobs.remove_orphans(&meta.all_blobs()?)
+    {
+        tracing::warn!(%error, "could not clean orphaned blobs");
     }
+    let interceptor = if config.intercept {
+        let ca_path = config
+            .ca_out
+            .clone()
+            .or_else(|| config.data_dir.as_ref().map(|d| d.join("ca.pem")));
+        Some(intercept::Interceptor::new(ca_path.as_deref())?)
+    } else {
+        None
+    };
     let state = Arc::new(AppState {
         config,
         base_url,
         meta,
         blobs,
         journal: journal::Journal::default(),
+        consents: api::signin::PendingConsents::default(),
+        interceptor,
     });
     admin::ensure_default_account(&state)?;
     Ok((listener, state))
@@ -244,12 +283,16 @@ impl MockServer {
     /// Mints tokens for an account (`None`: the default account).
     pub fn mint_token(&self, email: Option<&str>) -> Result<TokenResponse, error::ApiError> {
         let email = email.unwrap_or(&self.state.config.default_email);
-        let account = self
-            .state
-            .meta
-            .account_by_email(email)?
-            .ok_or_else(|| error::ApiError::NotFound(format!("No account with the email {email}")))?;
-        api::oauth::issue_tokens(&self.state, account.id, "", None, self.state.config.token_lifetime)
+        let account = self.state.meta.account_by_email(email)?.ok_or_else(|| {
+            error::ApiError::NotFound(format!("No account with the email {email}"))
+        })?;
+        api::oauth::issue_tokens(
+            &self.state,
+            account.id,
+            "",
+            None,
+            self.state.config.token_lifetime,
+        )
     }
 
     /// Creates another account with the default quota.
@@ -257,6 +300,11 @@ impl MockServer {
         self.state
             .meta
             .create_account(email, password, self.state.config.quota)
+    }
+
+    /// The interception CA certificate (PEM), when interception is on.
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.state.interceptor.as_ref().map(|i| i.ca_path())
     }
 
     /// The shared state (stores, journal, configuration), for tests that look inside.

@@ -37,6 +37,13 @@ struct Cli {
     /// Accept only this OAuth client, as ID:SECRET (repeatable; default: accept any client).
     #[arg(long = "client", env = "ACD_MOCK_CLIENT", value_delimiter = ',', value_parser = parse_client)]
     clients: Vec<(String, String)>,
+    /// Allowed return URL of the sign-in page (repeatable; default: any http(s) URL).
+    #[arg(
+        long = "redirect-uri",
+        env = "ACD_MOCK_REDIRECT_URI",
+        value_delimiter = ','
+    )]
+    redirect_uris: Vec<String>,
     /// The default account's email.
     #[arg(long, env = "ACD_MOCK_EMAIL", default_value = "user@example.com")]
     email: String,
@@ -46,6 +53,14 @@ struct Cli {
     /// Make `name:` filters ignore case (the service matched them exactly).
     #[arg(long, env = "ACD_MOCK_CASE_INSENSITIVE_LOOKUPS")]
     case_insensitive_lookups: bool,
+    /// Also be an HTTPS proxy (CONNECT) for the service's hosts, serving the API inside TLS
+    /// tunnels, for clients that hard-code drive.amazonaws.com (use with HTTPS_PROXY).
+    #[arg(long, env = "ACD_MOCK_INTERCEPT")]
+    intercept: bool,
+    /// Where to write the interception CA certificate (PEM; key in FILE.key). Default:
+    /// <data-dir>/ca.pem, else a temporary file. Reused across restarts.
+    #[arg(long, env = "ACD_MOCK_CA_OUT")]
+    ca_out: Option<PathBuf>,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "ACD_MOCK_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -76,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = MockConfig {
         listen: cli.listen,
@@ -85,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         token_lifetime: cli.token_lifetime,
         quota: cli.quota.as_u64(),
         clients: cli.clients,
+        redirect_uris: cli.redirect_uris,
         default_email: cli.email.clone(),
         default_password: cli.password.clone(),
         name_match: if cli.case_insensitive_lookups {
@@ -92,6 +109,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } else {
             NameMatch::CaseSensitive
         },
+        intercept: cli.intercept,
+        ca_out: cli.ca_out,
         ..MockConfig::default()
     };
     let (listener, state) = acd_mock::prepare(config).await?;
@@ -101,6 +120,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     writeln!(out, "endpoint: {}account/endpoint", state.metadata_url())?;
     writeln!(out, "account: {} password: {}", cli.email, cli.password)?;
     writeln!(out, "token: curl -s -X POST http://{addr}/_mock/tokens")?;
+    if let Some(interceptor) = &state.interceptor {
+        writeln!(
+            out,
+            "intercept: HTTPS_PROXY=http://{addr} with CA certificate {}",
+            interceptor.ca_path().display()
+        )?;
+    }
     out.flush()?;
     drop(out);
     acd_mock::serve(listener, state, shutdown_signal()).await?;
@@ -113,13 +139,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = term.recv() => {}

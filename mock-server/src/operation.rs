@@ -57,6 +57,8 @@ pub enum Operation {
     Properties,
     /// `/_mock/...`.
     Admin,
+    /// `CONNECT host:443` (interception).
+    Connect,
     /// Anything else.
     Other,
 }
@@ -88,17 +90,21 @@ impl Operation {
             Self::Account => "account",
             Self::Properties => "properties",
             Self::Admin => "admin",
+            Self::Connect => "connect",
             Self::Other => "other",
         }
     }
 
     /// Classifies a request.
     pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Self {
+        if method == Method::CONNECT {
+            return Self::Connect;
+        }
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let m = method;
         match segments.as_slice() {
             ["auth", "o2", "token"] => Self::Token,
-            ["ap", "oa", ..] => Self::SignIn,
+            ["ap", ..] => Self::SignIn,
             ["_mock", ..] => Self::Admin,
             ["drive", "v1", rest @ ..] => Self::classify_metadata(m, rest, query),
             ["cdproxy", "nodes"] if m == Method::POST => Self::Upload,
@@ -161,23 +167,62 @@ mod tests {
     #[test]
     fn classifies_what_rclone_sends() {
         let c = |m: Method, p: &str, q: Option<&str>| Operation::classify(&m, p, q);
-        assert_eq!(c(Method::GET, "/drive/v1/account/endpoint", None), Operation::Endpoint);
         assert_eq!(
-            c(Method::GET, "/drive/v1/nodes", Some("filters=kind%3AFOLDER+AND+isRoot%3Atrue")),
+            c(Method::GET, "/drive/v1/account/endpoint", None),
+            Operation::Endpoint
+        );
+        assert_eq!(
+            c(
+                Method::GET,
+                "/drive/v1/nodes",
+                Some("filters=kind%3AFOLDER+AND+isRoot%3Atrue")
+            ),
             Operation::Root
         );
         assert_eq!(
-            c(Method::GET, "/drive/v1/nodes", Some("filters=parents%3A%22x%22+AND+name%3A%22y%22")),
+            c(
+                Method::GET,
+                "/drive/v1/nodes",
+                Some("filters=parents%3A%22x%22+AND+name%3A%22y%22")
+            ),
             Operation::Lookup
         );
-        assert_eq!(c(Method::GET, "/drive/v1/nodes", Some("filters=parents%3Ax")), Operation::List);
-        assert_eq!(c(Method::POST, "/cdproxy/nodes", Some("suppress=deduplication")), Operation::Upload);
-        assert_eq!(c(Method::PUT, "/cdproxy/nodes/abc/content", None), Operation::Overwrite);
-        assert_eq!(c(Method::GET, "/cdproxy/nodes/abc/content", None), Operation::Download);
-        assert_eq!(c(Method::PUT, "/drive/v1/trash/abc", None), Operation::Trash);
-        assert_eq!(c(Method::POST, "/drive/v1/trash/abc/restore", None), Operation::Restore);
-        assert_eq!(c(Method::POST, "/drive/v1/nodes/a/children", None), Operation::Move);
-        assert_eq!(c(Method::PUT, "/drive/v1/nodes/a/children/b", None), Operation::AddParent);
+        assert_eq!(
+            c(Method::GET, "/drive/v1/nodes", Some("filters=parents%3Ax")),
+            Operation::List
+        );
+        assert_eq!(
+            c(
+                Method::POST,
+                "/cdproxy/nodes",
+                Some("suppress=deduplication")
+            ),
+            Operation::Upload
+        );
+        assert_eq!(
+            c(Method::PUT, "/cdproxy/nodes/abc/content", None),
+            Operation::Overwrite
+        );
+        assert_eq!(
+            c(Method::GET, "/cdproxy/nodes/abc/content", None),
+            Operation::Download
+        );
+        assert_eq!(
+            c(Method::PUT, "/drive/v1/trash/abc", None),
+            Operation::Trash
+        );
+        assert_eq!(
+            c(Method::POST, "/drive/v1/trash/abc/restore", None),
+            Operation::Restore
+        );
+        assert_eq!(
+            c(Method::POST, "/drive/v1/nodes/a/children", None),
+            Operation::Move
+        );
+        assert_eq!(
+            c(Method::PUT, "/drive/v1/nodes/a/children/b", None),
+            Operation::AddParent
+        );
         assert_eq!(c(Method::POST, "/auth/o2/token", None), Operation::Token);
         assert_eq!(c(Method::GET, "/nowhere", None), Operation::Other);
     }

@@ -56,8 +56,7 @@ pub fn format_ms(ms: i64) -> String {
 /// Is `s` a syntactically valid node id (22 characters of `[A-Za-z0-9_-]`)?
 pub fn is_node_id(s: &str) -> bool {
     s.len() == 22
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

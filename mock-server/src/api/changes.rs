@@ -67,7 +67,8 @@ fn parse_checkpoint(epoch: &str, text: &str) -> Option<i64> {
 
 /// `POST changes`.
 pub async fn changes(state: AppStateRef, caller: Caller, request: Request) -> ApiResult<Response> {
-    let body: ChangesBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
+    let body: ChangesBody =
+        read_json(request.into_body(), state.config.max_json_body, true).await?;
     let chunk = match &body.chunk_size {
         Some(v) => v
             .number()
@@ -132,11 +133,11 @@ impl Feed {
         let nodes = if want == 0 {
             Vec::new()
         } else {
-            match self
-                .state
-                .meta
-                .changes(self.account, self.after, u32::try_from(want).unwrap_or(self.chunk))
-            {
+            match self.state.meta.changes(
+                self.account,
+                self.after,
+                u32::try_from(want).unwrap_or(self.chunk),
+            ) {
                 Ok(nodes) => nodes,
                 Err(error) => {
                     self.done = true;

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::extract::multipart::Field;
+use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -37,9 +37,12 @@ fn require_length(headers: &HeaderMap) -> ApiResult<()> {
 
 async fn multipart(request: Request) -> ApiResult<Multipart> {
     require_length(request.headers())?;
-    Multipart::from_request(request, &())
-        .await
-        .map_err(|e| ApiError::bad_request(format!("Expected a multipart/form-data body: {}", e.body_text())))
+    Multipart::from_request(request, &()).await.map_err(|e| {
+        ApiError::bad_request(format!(
+            "Expected a multipart/form-data body: {}",
+            e.body_text()
+        ))
+    })
 }
 
 async fn next_field(parts: &mut Multipart) -> ApiResult<Option<Field<'_>>> {
@@ -70,11 +73,9 @@ async fn store_part(state: &AppState, mut field: Field<'_>) -> ApiResult<Written
 /// Reads a small part whole.
 async fn small_part(mut field: Field<'_>) -> ApiResult<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("Cannot read from request. {}", e.body_text())))?
-    {
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        ApiError::bad_request(format!("Cannot read from request. {}", e.body_text()))
+    })? {
         if out.len() + chunk.len() > MAX_METADATA {
             return Err(ApiError::bad_request("The metadata part is too large"));
         }
@@ -95,10 +96,10 @@ struct UploadMetadata {
 
 fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content {
     let mut content_type = content_type_of(name);
-    if content_type == "application/octet-stream" {
-        if let Some(t) = part_type.filter(|t| !t.is_empty()) {
-            content_type = t.to_string();
-        }
+    if content_type == "application/octet-stream"
+        && let Some(t) = part_type.filter(|t| !t.is_empty())
+    {
+        content_type = t.to_string();
     }
     Content {
         size: written.size,
@@ -150,10 +151,11 @@ pub async fn upload(
     drop(parts);
     let content = content_of(&name, part_type.as_deref(), &written);
     let result = (|| {
-        if !params.is("suppress", "deduplication") && written.size > 0 {
-            if let Some(node_id) = state.meta.file_with_md5(caller.account.id, &written.md5)? {
-                return Err(ApiError::Duplicate { node_id });
-            }
+        if !params.is("suppress", "deduplication")
+            && written.size > 0
+            && let Some(node_id) = state.meta.file_with_md5(caller.account.id, &written.md5)?
+        {
+            return Err(ApiError::Duplicate { node_id });
         }
         state.meta.create(
             caller.account.id,
@@ -242,7 +244,11 @@ pub async fn download(
 
 /// `GET templink/{token}`: the file behind a tempLink, without authentication. An unknown or
 /// expired link is a 404 (clients re-request the link on 404 or 410).
-pub async fn templink(state: AppStateRef, Path(token): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn templink(
+    state: AppStateRef,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let node = state
         .meta
         .templink_node(&token)?
@@ -332,10 +338,10 @@ fn serve(state: &AppState, node: &Node, headers: &HeaderMap) -> ApiResult<Respon
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", content.md5)) {
         h.insert(header::ETAG, v);
     }
-    if status == StatusCode::PARTIAL_CONTENT {
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1)) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1))
+    {
+        h.insert(header::CONTENT_RANGE, v);
     }
     Ok(response)
 }

@@ -6,6 +6,7 @@ pub mod content;
 pub mod nodes;
 pub mod oauth;
 pub mod properties;
+pub mod signin;
 pub mod trash;
 
 use std::collections::HashMap;
@@ -56,10 +57,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 /// Reads a JSON body of at most `limit` bytes. No `Content-Type` is required (go-acd and
 /// acd_cli send none). An empty body is read as `{}` when `empty_ok`.
-pub async fn read_json<T: DeserializeOwned>(body: Body, limit: usize, empty_ok: bool) -> ApiResult<T> {
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::bad_request(format!("Request body is larger than {limit} bytes or unreadable")))?;
+pub async fn read_json<T: DeserializeOwned>(
+    body: Body,
+    limit: usize,
+    empty_ok: bool,
+) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::bad_request(format!(
+            "Request body is larger than {limit} bytes or unreadable"
+        ))
+    })?;
     let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         if empty_ok {
             b"{}"
@@ -69,7 +76,8 @@ pub async fn read_json<T: DeserializeOwned>(body: Body, limit: usize, empty_ok: 
     } else {
         &bytes
     };
-    serde_json::from_slice(text).map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
+    serde_json::from_slice(text)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
 }
 
 /// Encodes a paging cursor: the `seq` to continue after and when the cursor was issued.
@@ -83,7 +91,10 @@ pub fn decode_next_token(token: &str) -> ApiResult<(i64, i64)> {
     let raw = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (after, issued) = text.split_once(':').ok_or_else(bad)?;
-    Ok((after.parse().map_err(|_| bad())?, issued.parse().map_err(|_| bad())?))
+    Ok((
+        after.parse().map_err(|_| bad())?,
+        issued.parse().map_err(|_| bad())?,
+    ))
 }
 
 /// The page position and size a listing request asks for.

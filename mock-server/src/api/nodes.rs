@@ -23,7 +23,9 @@ fn filter_of(params: &Params) -> ApiResult<Filter> {
 pub async fn search(state: AppStateRef, caller: Caller, params: Params) -> ApiResult<Json<Value>> {
     let filter = filter_of(&params)?;
     let (after, limit) = paging(&state, &params)?;
-    let page = state.meta.search(caller.account.id, &filter, None, after, limit)?;
+    let page = state
+        .meta
+        .search(caller.account.id, &filter, None, after, limit)?;
     Ok(Json(list_json(&state, &page, &params)?))
 }
 
@@ -92,7 +94,8 @@ pub async fn create_folder(
     caller: Caller,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let body: CreateBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
+    let body: CreateBody =
+        read_json(request.into_body(), state.config.max_json_body, false).await?;
     match body.kind.as_deref() {
         Some(FOLDER) => {}
         Some("FILE") => {
@@ -162,12 +165,12 @@ pub async fn patch(
     if body.kind.is_some() {
         return Err(ApiError::bad_request("kind cannot be changed"));
     }
-    if let Some(status) = &body.status {
-        if status != AVAILABLE {
-            return Err(ApiError::bad_request(format!(
-                "status can only be set to AVAILABLE; use the trash API for {status}"
-            )));
-        }
+    if let Some(status) = &body.status
+        && status != AVAILABLE
+    {
+        return Err(ApiError::bad_request(format!(
+            "status can only be set to AVAILABLE; use the trash API for {status}"
+        )));
     }
     if body.parents.as_ref().is_some_and(Vec::is_empty) {
         return Err(ApiError::bad_request("parents must not be empty"));
@@ -216,7 +219,9 @@ pub async fn move_child(
         .meta
         .node(caller.account.id, &to)?
         .ok_or_else(|| ApiError::node_not_found(&to))?;
-    let node = state.meta.move_node(caller.account.id, &child, &from, &to)?;
+    let node = state
+        .meta
+        .move_node(caller.account.id, &child, &from, &to)?;
     Ok(Json(node.json()))
 }
 
@@ -241,7 +246,9 @@ pub async fn remove_parent(
     caller: Caller,
     Path((parent, child)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let node = state.meta.remove_parent(caller.account.id, &child, &parent)?;
+    let node = state
+        .meta
+        .remove_parent(caller.account.id, &child, &parent)?;
     Ok(Json(node.json()))
 }
 

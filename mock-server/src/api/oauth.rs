@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -102,7 +102,10 @@ fn client_credentials(headers: &HeaderMap, form: &[(String, String)]) -> (String
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         .and_then(|b64| STANDARD.decode(b64.trim()).ok())
         .and_then(|raw| String::from_utf8(raw).ok())
         .and_then(|pair| {
@@ -144,9 +147,19 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
     let headers = request.headers().clone();
     let body = axum::body::to_bytes(request.into_body(), state.config.max_json_body)
         .await
-        .map_err(|_| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The request body is too large"))?;
+        .map_err(|_| {
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request body is too large",
+            )
+        })?;
     let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let (client_id, secret) = client_credentials(&headers, &form);
     let known = &state.config.clients;
     if !known.is_empty() && !known.iter().any(|(id, s)| *id == client_id && *s == secret) {
@@ -168,7 +181,13 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
             if state.meta.account(row.account)?.is_none() {
                 return Err(invalid_grant("refresh_token"));
             }
-            issue_tokens(state, row.account, &row.client_id, Some(token.to_string()), state.config.token_lifetime)
+            issue_tokens(
+                state,
+                row.account,
+                &row.client_id,
+                Some(token.to_string()),
+                state.config.token_lifetime,
+            )
         }
         Some("authorization_code") => {
             let code = field("code").ok_or_else(|| invalid_grant("code"))?;
@@ -184,7 +203,13 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
             if !state.meta.use_code(code)? {
                 return Err(invalid_grant("code"));
             }
-            issue_tokens(state, row.account, &client_id, None, state.config.token_lifetime)
+            issue_tokens(
+                state,
+                row.account,
+                &client_id,
+                None,
+                state.config.token_lifetime,
+            )
         }
         Some(_) => Err(oauth_error(
             StatusCode::BAD_REQUEST,
@@ -197,18 +222,4 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
             "The request is missing a required parameter : grant_type",
         )),
     }
-}
-
-/// `GET /ap/oa`: the sign-in page. Its interactive flow (sign in, consent, redirect with a
-/// code) belongs to the sign-in issue; until then it explains how to get a token instead.
-pub async fn sign_in() -> (StatusCode, Html<&'static str>) {
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        Html(
-            "<!doctype html><html><head><title>Amazon Sign-In (acd-mock)</title></head><body>\
-             <h1>Sign-in is not available yet</h1>\
-             <p>Mint a token without a browser: <code>curl -X POST http://HOST:PORT/_mock/tokens</code>.</p>\
-             </body></html>",
-        ),
-    )
 }

@@ -80,7 +80,10 @@ pub async fn put(
         return Err(ApiError::bad_request("key must not be empty"));
     }
     state.meta.set_property(&id, &owner, &key, &value)?;
-    let location = format!("{}nodes/{id}/properties/{owner}/{key}", state.metadata_url());
+    let location = format!(
+        "{}nodes/{id}/properties/{owner}/{key}",
+        state.metadata_url()
+    );
     Ok((
         StatusCode::CREATED,
         Json(json!({"key": key, "location": location, "value": value})),

@@ -1,7 +1,7 @@
 //! Blob bytes: streamed to files on disk, or generated on the fly for synthetic files.
 //!
-//! An upload is written to a temporary file in `<dir>/tmp`, hashed as it arrives, fsynced and
-//! then renamed into `<dir>/<key>`, so a crash never leaves a half-written blob under a name
+//! An upload is written to a temporary file in `<dir>/tmp`, hashed as it arrives, fsynced (in a
+//! persistent store) and then renamed into `<dir>/<key>`, so a crash never leaves a half-written blob under a name
 //! the metadata store points at. Hashing and writing run on a blocking thread fed through a
 //! small bounded channel, so memory stays flat whatever the size and the network side keeps
 //! reading while the disk side works.
@@ -72,6 +72,9 @@ pub struct Written {
 #[derive(Debug)]
 pub struct BlobStore {
     dir: PathBuf,
+    /// Persistent (`--data-dir`): fsync each blob and the directory entry before the upload
+    /// is acknowledged. A temporary store skips the fsyncs: nothing outlives the process.
+    durable: bool,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -81,7 +84,9 @@ impl BlobStore {
         let (dir, temp) = match dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
-                let temp = tempfile::Builder::new().prefix("acd-mock-blobs").tempdir()?;
+                let temp = tempfile::Builder::new()
+                    .prefix("acd-mock-blobs")
+                    .tempdir()?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
@@ -90,7 +95,11 @@ impl BlobStore {
         for entry in std::fs::read_dir(dir.join("tmp"))?.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
-        Ok(Self { dir, _temp: temp })
+        Ok(Self {
+            dir,
+            durable: temp.is_none(),
+            _temp: temp,
+        })
     }
 
     /// Starts a streamed write.
@@ -99,6 +108,8 @@ impl BlobStore {
         let tmp = self.dir.join("tmp").join(&key);
         let dest = self.dir.join(&key);
         let (tx, mut rx) = mpsc::channel::<Bytes>(16);
+        let durable = self.durable;
+        let dir = self.dir.clone();
         let task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
             let file = std::fs::File::create(&tmp)?;
             let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
@@ -110,9 +121,14 @@ impl BlobStore {
                 size += chunk.len() as u64;
             }
             let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+            if durable {
+                file.sync_all()?;
+            }
             drop(file);
             std::fs::rename(&tmp, &dest)?;
+            if durable {
+                std::fs::File::open(&dir)?.sync_all()?;
+            }
             Ok((size, hex(&md5.finalize())))
         });
         BlobWriter {
@@ -126,10 +142,10 @@ impl BlobStore {
     /// Deletes a blob (synthetic ones have nothing to delete). Errors are logged, not raised:
     /// an orphaned file wastes space but loses nothing.
     pub fn remove(&self, stored: &str) {
-        if let Some(BlobRef::File(key)) = BlobRef::parse(stored) {
-            if let Err(error) = std::fs::remove_file(self.dir.join(&key)) {
-                tracing::warn!(%key, %error, "could not delete blob");
-            }
+        if let Some(BlobRef::File(key)) = BlobRef::parse(stored)
+            && let Err(error) = std::fs::remove_file(self.dir.join(&key))
+        {
+            tracing::warn!(%key, %error, "could not delete blob");
         }
     }
 

@@ -123,7 +123,11 @@ pub struct FilterError {
 
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid filter: {} at position {}", self.message, self.at)
+        write!(
+            f,
+            "Invalid filter: {} at position {}",
+            self.message, self.at
+        )
     }
 }
 
@@ -431,7 +435,10 @@ mod tests {
         let f = parse("kind:FOLDER AND isRoot:true").unwrap_or_default();
         assert_eq!(
             f.any_of,
-            vec![vec![term(Field::Kind, "FOLDER"), term(Field::IsRoot, "true")]]
+            vec![vec![
+                term(Field::Kind, "FOLDER"),
+                term(Field::IsRoot, "true")
+            ]]
         );
         let f = parse(r#"parents:"-abc_def" AND name:"my\ file\ \(1\).txt""#).unwrap_or_default();
         assert_eq!(

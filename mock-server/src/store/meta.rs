@@ -199,11 +199,9 @@ impl MetaStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let taken: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM accounts WHERE email = ?",
-                [email],
-                |r| r.get(0),
-            )
+            .query_row("SELECT id FROM accounts WHERE email = ?", [email], |r| {
+                r.get(0)
+            })
             .optional()?;
         if taken.is_some() {
             return Err(ApiError::bad_request(format!(
@@ -470,7 +468,11 @@ impl MetaStore {
             node.parents = parents_of(&conn, &node.id)?;
         }
         Ok(Page {
-            next_after: if more { nodes.last().map(|n| n.seq) } else { None },
+            next_after: if more {
+                nodes.last().map(|n| n.seq)
+            } else {
+                None
+            },
             total: u64::try_from(total).unwrap_or(0),
             nodes,
         })
@@ -522,22 +524,18 @@ impl MetaStore {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         if new.parents.is_empty() {
-            return Err(ApiError::bad_request("parents must name at least one folder"));
+            return Err(ApiError::bad_request(
+                "parents must name at least one folder",
+            ));
         }
         for parent in &new.parents {
             check_parent(&tx, account, parent)?;
-            if let Some(existing) = conflict(&tx, parent, &new.name, None)? {
-                return Err(ApiError::NameExists {
-                    name: new.name.clone(),
-                    parent: parent.clone(),
-                    node_id: existing,
-                });
-            }
         }
-        if let (Some(quota), Some(content)) = (quota, &new.content) {
-            if used_bytes(&tx, account)?.saturating_add(content.size) > quota {
-                return Err(ApiError::QuotaExceeded);
-            }
+        ensure_name_free(&tx, &new.parents, &new.name, None)?;
+        if let (Some(quota), Some(content)) = (quota, &new.content)
+            && used_bytes(&tx, account)?.saturating_add(content.size) > quota
+        {
+            return Err(ApiError::QuotaExceeded);
         }
         let id = node_id();
         let now = now_ms();
@@ -576,7 +574,8 @@ impl MetaStore {
                 params![id, parent, pos as i64],
             )?;
         }
-        let node = load_node(&tx, account, &id)?.ok_or_else(|| ApiError::Internal("lost insert".into()))?;
+        let node = load_node(&tx, account, &id)?
+            .ok_or_else(|| ApiError::Internal("lost insert".into()))?;
         tx.commit()?;
         Ok(node)
     }
@@ -597,18 +596,10 @@ impl MetaStore {
             let name = patch.name.as_ref().or(node.name.as_ref());
             let parents = patch.parents.as_ref().unwrap_or(&node.parents);
             let goes_live = patch.status.as_deref() == Some(AVAILABLE);
-            if let Some(name) = name {
-                if !node.is_trashed() || goes_live {
-                    for parent in parents {
-                        if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
-                            return Err(ApiError::NameExists {
-                                name: name.clone(),
-                                parent: parent.clone(),
-                                node_id: existing,
-                            });
-                        }
-                    }
-                }
+            if let Some(name) = name
+                && (!node.is_trashed() || goes_live)
+            {
+                ensure_name_free(tx, parents, name, Some(&node.id))?;
             }
             if let Some(name) = &patch.name {
                 if node.is_root {
@@ -648,7 +639,9 @@ impl MetaStore {
     pub fn move_node(&self, account: i64, id: &str, from: &str, to: &str) -> ApiResult<Node> {
         self.write(account, id, |tx, node| {
             if node.is_root {
-                return Err(ApiError::Forbidden("The root folder cannot be moved".into()));
+                return Err(ApiError::Forbidden(
+                    "The root folder cannot be moved".into(),
+                ));
             }
             if node.is_trashed() {
                 return Err(ApiError::bad_request(
@@ -666,13 +659,7 @@ impl MetaStore {
                 return Ok(());
             }
             if let Some(name) = &node.name {
-                if let Some(existing) = conflict(tx, to, name, Some(&node.id))? {
-                    return Err(ApiError::NameExists {
-                        name: name.clone(),
-                        parent: to.to_string(),
-                        node_id: existing,
-                    });
-                }
+                ensure_name_free(tx, &[to.to_string()], name, Some(&node.id))?;
             }
             let parents: Vec<String> = node
                 .parents
@@ -688,7 +675,9 @@ impl MetaStore {
     pub fn add_parent(&self, account: i64, id: &str, parent: &str) -> ApiResult<Node> {
         self.write(account, id, |tx, node| {
             if node.is_root {
-                return Err(ApiError::Forbidden("The root folder cannot have parents".into()));
+                return Err(ApiError::Forbidden(
+                    "The root folder cannot have parents".into(),
+                ));
             }
             check_parent(tx, account, parent)?;
             check_not_inside(tx, &node.id, parent)?;
@@ -696,13 +685,7 @@ impl MetaStore {
                 return Ok(());
             }
             if let (Some(name), false) = (&node.name, node.is_trashed()) {
-                if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
-                    return Err(ApiError::NameExists {
-                        name: name.clone(),
-                        parent: parent.to_string(),
-                        node_id: existing,
-                    });
-                }
+                ensure_name_free(tx, &[parent.to_string()], name, Some(&node.id))?;
             }
             let mut parents = node.parents.clone();
             parents.push(parent.to_string());
@@ -718,7 +701,12 @@ impl MetaStore {
                     "Node {id} is not a child of {parent}"
                 )));
             }
-            let parents: Vec<String> = node.parents.iter().filter(|p| *p != parent).cloned().collect();
+            let parents: Vec<String> = node
+                .parents
+                .iter()
+                .filter(|p| *p != parent)
+                .cloned()
+                .collect();
             set_parents(tx, &node.id, &parents)
         })
     }
@@ -757,15 +745,7 @@ impl MetaStore {
                 return Ok(());
             }
             if let Some(name) = &node.name {
-                for parent in &node.parents {
-                    if let Some(existing) = conflict(tx, parent, name, Some(&node.id))? {
-                        return Err(ApiError::NameExists {
-                            name: name.clone(),
-                            parent: parent.clone(),
-                            node_id: existing,
-                        });
-                    }
-                }
+                ensure_name_free(tx, &node.parents, name, Some(&node.id))?;
             }
             tx.execute(
                 "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL WHERE id = ?",
@@ -842,7 +822,12 @@ impl MetaStore {
 
     /// A tempLink token for a file: an existing one younger than `refresh_after_ms`, or a new
     /// one valid for `lifetime_ms`.
-    pub fn templink(&self, node: &str, lifetime_ms: i64, refresh_after_ms: i64) -> ApiResult<String> {
+    pub fn templink(
+        &self,
+        node: &str,
+        lifetime_ms: i64,
+        refresh_after_ms: i64,
+    ) -> ApiResult<String> {
         let conn = self.lock();
         let now = now_ms();
         let existing: Option<String> = conn
@@ -938,7 +923,11 @@ fn insert_root(tx: &Connection, account: i64, root_id: &str) -> rusqlite::Result
     Ok(())
 }
 
-fn collect_strings<P: rusqlite::Params>(conn: &Connection, sql: &str, p: P) -> ApiResult<Vec<String>> {
+fn collect_strings<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    p: P,
+) -> ApiResult<Vec<String>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -954,7 +943,11 @@ fn used_bytes(conn: &Connection, account: i64) -> ApiResult<u64> {
 }
 
 fn parents_of(conn: &Connection, id: &str) -> ApiResult<Vec<String>> {
-    collect_strings(conn, "SELECT parent FROM parents WHERE child = ? ORDER BY pos", [id])
+    collect_strings(
+        conn,
+        "SELECT parent FROM parents WHERE child = ? ORDER BY pos",
+        [id],
+    )
 }
 
 fn load_node(conn: &Connection, account: i64, id: &str) -> ApiResult<Option<Node>> {
@@ -1008,21 +1001,50 @@ fn check_not_inside(tx: &Connection, id: &str, new_parent: &str) -> ApiResult<()
         |r| r.get(0),
     )?;
     if cycle {
-        return Err(ApiError::bad_request("A folder cannot be moved into itself"));
+        return Err(ApiError::bad_request(
+            "A folder cannot be moved into itself",
+        ));
     }
     Ok(())
 }
 
 /// The id of a live node (other than `except`) under `parent` whose name equals `name`
 /// ignoring case.
-fn conflict(tx: &Connection, parent: &str, name: &str, except: Option<&str>) -> ApiResult<Option<String>> {
+fn conflict(
+    tx: &Connection,
+    parent: &str,
+    name: &str,
+    except: Option<&str>,
+) -> ApiResult<Option<String>> {
     Ok(tx
         .prepare_cached(
             "SELECT n.id FROM nodes n WHERE n.name_lower = ? AND n.status <> 'TRASH' AND n.id <> ? \
              AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?) LIMIT 1",
         )?
-        .query_row(params![name.to_lowercase(), except.unwrap_or(""), parent], |r| r.get(0))
+        .query_row(
+            params![name.to_lowercase(), except.unwrap_or(""), parent],
+            |r| r.get(0),
+        )
         .optional()?)
+}
+
+/// 409 NAME_ALREADY_EXISTS unless `name` is free (ignoring case) in every one of `parents`.
+fn ensure_name_free(
+    tx: &Connection,
+    parents: &[String],
+    name: &str,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    for parent in parents {
+        if let Some(existing) = conflict(tx, parent, name, except)? {
+            return Err(ApiError::NameExists {
+                name: name.to_string(),
+                parent: parent.clone(),
+                node_id: existing,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn set_parents(tx: &Connection, id: &str, parents: &[String]) -> ApiResult<()> {
