@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
+use rand::Rng as _;
 
 /// A new node id: 16 random bytes as unpadded base64url, i.e. 22 characters of `[A-Za-z0-9_-]`.
 pub fn node_id() -> String {
