@@ -113,7 +113,8 @@ pub fn redact_query(query: &str) -> String {
 }
 
 /// Middleware: classifies the request (the [`Operation`] goes into its extensions for the
-/// layers and handlers after it) and journals it with its final status.
+/// layers and handlers after it), gives the response an `x-amzn-RequestId` as the service did,
+/// and journals it with its final status.
 pub async fn record(
     State(state): State<std::sync::Arc<AppState>>,
     mut request: Request,
@@ -136,7 +137,10 @@ pub async fn record(
         .get("x-acd-mock-scope")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if let Ok(id) = axum::http::HeaderValue::from_str(&crate::util::logref()) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
     let status = response.status().as_u16();
     tracing::info!(%method, %path, %operation, status, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     if operation != Operation::Admin {

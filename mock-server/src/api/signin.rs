@@ -112,26 +112,35 @@ fn error_page(status: StatusCode, heading: &str, detail: &str) -> Response {
     (status, Html(page(heading, &body))).into_response()
 }
 
-/// Checks the app's client id and return URL. `Err` is the error page to show instead of
+/// Why an authorization request is refused with an error page instead of a redirect.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    UnknownClient,
+    BadRedirect,
+}
+
+impl Refusal {
+    fn page(self) -> Response {
+        let detail = match self {
+            Self::UnknownClient => "Unknown client_id",
+            Self::BadRedirect => "The redirect_uri is not whitelisted for this client",
+        };
+        error_page(StatusCode::BAD_REQUEST, "Bad Request", detail)
+    }
+}
+
+/// Checks the app's client id and return URL. A refusal is shown as an error page instead of
 /// redirecting (a bad redirect target must never receive a redirect).
-fn validate(state: &AppState, params: &HashMap<String, String>) -> Result<AuthRequest, Response> {
+fn validate(state: &AppState, params: &HashMap<String, String>) -> Result<AuthRequest, Refusal> {
     let client_id = params.get("client_id").cloned().unwrap_or_default();
     let known = &state.config.clients;
     if client_id.is_empty() || (!known.is_empty() && !known.iter().any(|(id, _)| *id == client_id))
     {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "Unknown client_id",
-        ));
+        return Err(Refusal::UnknownClient);
     }
     let redirect_uri = params.get("redirect_uri").cloned().unwrap_or_default();
     if !redirect_allowed(state, &redirect_uri) {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "An unknown scope was requested or the redirect_uri is not whitelisted for this client",
-        ));
+        return Err(Refusal::BadRedirect);
     }
     Ok(AuthRequest {
         client_id,
@@ -238,7 +247,7 @@ fn scopes(scope: &str) -> Result<Vec<&str>, String> {
 pub async fn authorize(state: AppStateRef, params: Params) -> Response {
     let request = match validate(&state, &params.0) {
         Ok(request) => request,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     if params.get("response_type") != Some("code") {
         return redirect_error(
@@ -265,7 +274,7 @@ pub async fn sign_in(state: AppStateRef, request: Request) -> Response {
     let fields = form(&state, request).await;
     let auth = match validate(&state, &fields) {
         Ok(auth) => auth,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     let email = fields.get("email").map(String::as_str).unwrap_or("");
     let password = fields.get("password").map(String::as_str).unwrap_or("");
