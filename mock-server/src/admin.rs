@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/tokens/expire", post(expire))
         .route("/seed", post(seed))
         .route("/journal", get(journal).delete(clear_journal))
+        .nest("/faults", crate::faults::admin::router())
 }
 
 async fn health(state: AppStateRef) -> ApiResult<Json<Value>> {
@@ -69,9 +70,16 @@ async fn reset(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
             state.meta.reset_account(account.id)?
         }
         None => {
-            let blobs = state.meta.reset_all()?;
+            let mut blobs = state.meta.reset_all()?;
             ensure_default_account(&state)?;
             state.journal.clear();
+            blobs.extend(state.faults.phantoms.clear());
+            state
+                .faults
+                .lost_pages
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             blobs
         }
     };

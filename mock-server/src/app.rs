@@ -2,9 +2,9 @@
 //!
 //! Request pipeline (outermost first): panic catcher → journal (classifies the request into an
 //! [`crate::operation::Operation`] and records the outcome) → `CONNECT` handling (tunnels of
-//! `--intercept` re-enter this same pipeline) → *fault layer slot* (the fault
-//! injection issue puts its layer here, so it sees every classified request before any
-//! handler) → routes, whose handlers authenticate with [`crate::auth::Caller`].
+//! `--intercept` re-enter this same pipeline) → the fault layer ([`crate::faults::layer`]: it
+//! sees every classified request before any handler) → routes, whose handlers authenticate with
+//! [`crate::auth::Caller`].
 
 use std::sync::Arc;
 
@@ -40,6 +40,8 @@ pub struct AppState {
     pub consents: PendingConsents,
     /// The TLS side of `--intercept`, when on.
     pub interceptor: Option<crate::intercept::Interceptor>,
+    /// Fault rules, switches and their state.
+    pub faults: crate::faults::Faults,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/drive/v1", metadata)
         .nest("/cdproxy", content)
+        .route("/s3/{token}", get(content::presigned))
         .route("/auth/o2/token", post(oauth::token))
         .route("/ap/oa", get(signin::authorize))
         .route("/ap/signin", post(signin::sign_in))
@@ -105,6 +108,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/_mock", admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::layer::apply,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::intercept::connect,

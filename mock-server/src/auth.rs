@@ -18,6 +18,8 @@ pub struct Caller {
     pub account: Account,
     /// The OAuth client the token was issued to (empty for minted tokens).
     pub client_id: String,
+    /// When the access token expires (epoch ms).
+    pub expires: Option<i64>,
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {
@@ -47,6 +49,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         Ok(Caller {
             account,
             client_id: row.client_id,
+            expires: row.expires,
         })
     }
 }

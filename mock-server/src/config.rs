@@ -40,6 +40,10 @@ pub struct MockConfig {
     pub intercept: bool,
     /// Where to keep the interception CA (default: `<data-dir>/ca.pem`, else a temporary file).
     pub ca_out: Option<PathBuf>,
+    /// Fault rules and switches to start with (a profile or a file; default: none).
+    pub faults: crate::faults::FaultPlan,
+    /// Seed of every random choice the fault layer makes (default: the plan's, else random).
+    pub seed: Option<u64>,
     /// Largest JSON or form body accepted.
     pub max_json_body: usize,
 }
@@ -62,6 +66,8 @@ impl Default for MockConfig {
             templink_refresh: Duration::from_secs(24 * 3600),
             intercept: false,
             ca_out: None,
+            faults: crate::faults::FaultPlan::default(),
+            seed: None,
             max_json_body: 1024 * 1024,
         }
     }

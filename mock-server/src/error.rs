@@ -17,6 +17,9 @@ pub enum ApiError {
     /// 400 with `{"logref","message","code":""}`.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400 `{"logref","message":"Next token is expired"}`: a listing cursor past its lifetime.
+    #[error("next token is expired")]
+    NextTokenExpired,
     /// 401 `{"message":"Token has expired"}`: an unknown, expired or missing access token.
     #[error("token has expired")]
     TokenExpired,
@@ -94,7 +97,7 @@ impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::NextTokenExpired => StatusCode::BAD_REQUEST,
             Self::TokenExpired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::InsufficientPermissions(_) | Self::QuotaExceeded => {
                 StatusCode::FORBIDDEN
@@ -113,6 +116,9 @@ impl ApiError {
         let standard = |message: &str, code: &str| json!({"logref": logref(), "message": message, "code": code});
         Some(match self {
             Self::BadRequest(m) | Self::Forbidden(m) | Self::NotFound(m) => standard(m, ""),
+            Self::NextTokenExpired => {
+                json!({"logref": logref(), "message": "Next token is expired"})
+            }
             Self::TokenExpired => json!({"message": "Token has expired"}),
             Self::InsufficientPermissions(op) => {
                 json!({"message": format!("Insufficient permissions granted for operation: {op}")})

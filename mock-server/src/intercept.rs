@@ -18,7 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -257,14 +257,7 @@ pub async fn connect(State(state): State<Arc<AppState>>, request: Request, next:
                 return;
             }
         };
-        let service = hyper_util::service::TowerToHyperService::new(app);
-        if let Err(error) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-            .http1_only()
-            .serve_connection_with_upgrades(TokioIo::new(tls), service)
-            .await
-        {
-            tracing::debug!(%authority, %error, "tunnel closed");
-        }
+        crate::server::connection(app, tls).await;
     });
     StatusCode::OK.into_response()
 }

@@ -47,6 +47,9 @@ pub struct Entry {
     /// The `x-acd-mock-scope` header, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The fault rule (or behaviour) that fired on this request, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// The bounded journal.
@@ -141,7 +144,16 @@ pub async fn record(
     if let Ok(id) = axum::http::HeaderValue::from_str(&crate::util::logref()) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
-    let status = response.status().as_u16();
+    // A reset sends nothing: the journal records status 0.
+    let status = if crate::faults::respond::is_reset(&response) {
+        0
+    } else {
+        response.status().as_u16()
+    };
+    let fault = response
+        .extensions()
+        .get::<crate::faults::layer::Fired>()
+        .map(|f| f.0.clone());
     tracing::info!(%method, %path, %operation, status, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     if operation != Operation::Admin {
         state.journal.push(Entry {
@@ -155,6 +167,7 @@ pub async fn record(
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
             authorization,
             scope,
+            fault,
         });
     }
     response
@@ -187,6 +200,7 @@ mod tests {
                 duration_ms: 0.0,
                 authorization: None,
                 scope: None,
+                fault: None,
             });
         }
         let all = j.entries(usize::MAX, None);

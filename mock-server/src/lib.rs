@@ -7,9 +7,11 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod intercept;
 pub mod journal;
 pub mod operation;
+pub mod server;
 pub mod store;
 pub mod util;
 
@@ -53,6 +55,9 @@ pub enum StartError {
     /// The interception CA or TLS setup failed.
     #[error("cannot set up interception: {0}")]
     Intercept(#[from] intercept::InterceptError),
+    /// A fault rule of the plan is invalid.
+    #[error("invalid fault plan: {0}")]
+    Faults(#[from] faults::rule::RuleError),
     /// Something else went wrong while setting up.
     #[error("cannot start: {0}")]
     Setup(#[from] error::ApiError),
@@ -142,6 +147,18 @@ impl MockServerBuilder {
         self
     }
 
+    /// Start with these fault rules and switches.
+    pub fn faults(mut self, plan: faults::FaultPlan) -> Self {
+        self.config.faults = plan;
+        self
+    }
+
+    /// Seed every random choice of the fault layer.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = Some(seed);
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: MockConfig) -> Self {
         self.config = config;
@@ -217,6 +234,7 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
     } else {
         None
     };
+    let faults = faults::Faults::new(config.faults.clone(), config.seed)?;
     let state = Arc::new(AppState {
         config,
         base_url,
@@ -225,6 +243,7 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
         journal: journal::Journal::default(),
         consents: api::signin::PendingConsents::default(),
         interceptor,
+        faults,
     });
     admin::ensure_default_account(&state)?;
     Ok((listener, state))
@@ -236,9 +255,7 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, state, shutdown).await
 }
 
 /// A running mock server. Dropping it stops the server.

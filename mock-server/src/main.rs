@@ -61,6 +61,12 @@ struct Cli {
     /// <data-dir>/ca.pem, else a temporary file. Reused across restarts.
     #[arg(long, env = "ACD_MOCK_CA_OUT")]
     ca_out: Option<PathBuf>,
+    /// Fault profile (none, realistic, chaos) or a TOML file of rules and switches.
+    #[arg(long, env = "ACD_MOCK_FAULTS", default_value = "none")]
+    faults: String,
+    /// Seed of every random choice the fault layer makes (same seed + same requests = same faults).
+    #[arg(long, env = "ACD_MOCK_SEED")]
+    seed: Option<u64>,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "ACD_MOCK_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -109,6 +115,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } else {
             NameMatch::CaseSensitive
         },
+        faults: acd_mock::faults::profiles::load(&cli.faults)?,
+        seed: cli.seed,
         intercept: cli.intercept,
         ca_out: cli.ca_out,
         ..MockConfig::default()
@@ -120,6 +128,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     writeln!(out, "endpoint: {}account/endpoint", state.metadata_url())?;
     writeln!(out, "account: {} password: {}", cli.email, cli.password)?;
     writeln!(out, "token: curl -s -X POST http://{addr}/_mock/tokens")?;
+    if cli.faults != "none" {
+        writeln!(out, "faults: {} (seed {})", cli.faults, state.faults.seed())?;
+    }
     if let Some(interceptor) = &state.interceptor {
         writeln!(
             out,

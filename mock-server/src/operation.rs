@@ -110,7 +110,7 @@ impl Operation {
             ["cdproxy", "nodes"] if m == Method::POST => Self::Upload,
             ["cdproxy", "nodes", _, "content"] if m == Method::PUT => Self::Overwrite,
             ["cdproxy", "nodes", _, "content"] if m == Method::GET => Self::Download,
-            ["cdproxy", "templink", ..] => Self::Templink,
+            ["cdproxy", "templink", ..] | ["s3", ..] => Self::Templink,
             _ => Self::Other,
         }
     }

@@ -7,28 +7,29 @@ use axum::extract::{FromRequest, Multipart, Path, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::api::nodes::{created_by, valid_name};
 use crate::api::{AppStateRef, Params};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::faults::layer::mark;
+use crate::faults::phantom::{Appear, Phantom};
+use crate::faults::respond;
+use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
+use crate::operation::Operation;
 use crate::store::blobs::Written;
 use crate::store::meta::NewNode;
 use crate::store::node::{AVAILABLE, Content, FILE, Node, content_type_of, extension_of};
 use crate::util::now_ms;
+use md5::Digest as _;
 
 /// Largest metadata part accepted.
 const MAX_METADATA: usize = 64 * 1024;
 
 /// Refuses a body with neither `Content-Length` nor chunked framing (411).
 fn require_length(headers: &HeaderMap) -> ApiResult<()> {
-    let chunked = headers
-        .get(header::TRANSFER_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked || headers.contains_key(header::CONTENT_LENGTH) {
+    if is_chunked(headers) || headers.contains_key(header::CONTENT_LENGTH) {
         Ok(())
     } else {
         Err(ApiError::LengthRequired)
@@ -112,6 +113,48 @@ fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content
     }
 }
 
+/// What the fault switches say about a finished upload: `Some` response to give instead.
+fn upload_faults(
+    state: &AppState,
+    caller: &Caller,
+    chunked: bool,
+    written: &Written,
+) -> Option<Response> {
+    let settings = state.faults.settings();
+    if settings
+        .upload_cap_bytes
+        .is_some_and(|cap| written.size > cap)
+    {
+        return Some(mark(
+            ApiError::bad_request("Cannot complete upload").into_response(),
+            "upload_cap",
+        ));
+    }
+    if settings.reject_empty_chunked && chunked && written.size == 0 {
+        return Some(mark(
+            ApiError::bad_request("Cannot complete upload").into_response(),
+            "empty_chunked",
+        ));
+    }
+    if let (Some(grace), Some(expires)) = (settings.upload_token_grace_secs, caller.expires)
+        && now_ms()
+            > expires.saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX))
+    {
+        return Some(mark(
+            respond::preset(ErrorPreset::UploadUnauthorized),
+            "upload_token_expired",
+        ));
+    }
+    None
+}
+
+fn is_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+}
+
 /// `POST nodes[?suppress=deduplication]`, multipart: a `metadata` part, then the content
 /// part (its field name and filename are ignored, as the service ignored them). 201 + node.
 /// Without `suppress=deduplication`, non-empty content that an AVAILABLE file of the account
@@ -121,7 +164,13 @@ pub async fn upload(
     caller: Caller,
     params: Params,
     request: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let chunked = is_chunked(request.headers());
+    let scope = request
+        .headers()
+        .get("x-acd-mock-scope")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let mut parts = multipart(request).await?;
     let field = next_field(&mut parts)
         .await?
@@ -149,7 +198,32 @@ pub async fn upload(
     let written = store_part(&state, field).await?;
     // Anything after the content part (acd_cli sends stray text) is ignored.
     drop(parts);
+    if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
+        state.blobs.remove(&written.blob.stored());
+        return Ok(response);
+    }
     let content = content_of(&name, part_type.as_deref(), &written);
+    let facts = RequestFacts {
+        operation: Operation::Upload,
+        method: "POST",
+        path: "/cdproxy/nodes",
+        scope: scope.as_deref(),
+        account: Some(&caller.account.email),
+        body_size: Some(written.size),
+    };
+    if let Some(rule) = state.faults.phantom_rule(&facts) {
+        let node = NewNode {
+            kind: FILE,
+            name,
+            parents,
+            created_by: created_by(&caller),
+            labels: meta.labels,
+            description: meta.description,
+            content: Some(content),
+            status: AVAILABLE,
+        };
+        return Ok(phantom(&state, caller.account.id, node, &rule));
+    }
     let result = (|| {
         if !params.is("suppress", "deduplication")
             && written.size > 0
@@ -173,12 +247,52 @@ pub async fn upload(
         )
     })();
     match result {
-        Ok(node) => Ok((StatusCode::CREATED, Json(node.json()))),
+        Ok(node) => Ok((StatusCode::CREATED, Json(node.json())).into_response()),
         Err(error) => {
             state.blobs.remove(&written.blob.stored());
             Err(error)
         }
     }
+}
+
+/// Keeps a finished upload back as a phantom and answers the rule's error.
+fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> Response {
+    let Action::PhantomUpload {
+        status,
+        delay_ms,
+        per_gib_ms,
+        after_lookups,
+        never,
+    } = &rule.rule.action
+    else {
+        return ApiError::Internal("not a phantom rule".into()).into_response();
+    };
+    let size = node.content.as_ref().map_or(0, |c| c.size);
+    if *never {
+        if let Some(content) = &node.content {
+            state.blobs.remove(&content.blob);
+        }
+    } else {
+        let appear = match after_lookups {
+            Some(n) => Appear::AfterLookups((*n).max(1)),
+            None => {
+                let per_gib = u128::from(*per_gib_ms) * u128::from(size) / (1u128 << 30);
+                let delay = u64::try_from(u128::from(*delay_ms) + per_gib).unwrap_or(u64::MAX);
+                Appear::At(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
+            }
+        };
+        state.faults.phantoms.add(Phantom {
+            account,
+            node,
+            appear,
+        });
+    }
+    let preset = match status {
+        408 => ErrorPreset::RequestTimeout,
+        500 => ErrorPreset::InternalFailure,
+        _ => ErrorPreset::GatewayTimeout,
+    };
+    mark(respond::preset(preset), &rule.rule.id)
 }
 
 /// `PUT nodes/{id}/content`, multipart with the content part only (a metadata part, if sent,
@@ -188,7 +302,8 @@ pub async fn overwrite(
     caller: Caller,
     Path(id): Path<String>,
     request: Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
+    let chunked = is_chunked(request.headers());
     let node = state
         .meta
         .node(caller.account.id, &id)?
@@ -209,6 +324,10 @@ pub async fn overwrite(
     let part_type = field.content_type().map(str::to_string);
     let written = store_part(&state, field).await?;
     drop(parts);
+    if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
+        state.blobs.remove(&written.blob.stored());
+        return Ok(response);
+    }
     let name = node.name.clone().unwrap_or_default();
     let content = content_of(&name, part_type.as_deref(), &written);
     match state
@@ -219,7 +338,7 @@ pub async fn overwrite(
             if let Some(old) = old {
                 state.blobs.remove(&old);
             }
-            Ok(Json(node.json()))
+            Ok(Json(node.json()).into_response())
         }
         Err(error) => {
             state.blobs.remove(&written.blob.stored());
@@ -239,6 +358,69 @@ pub async fn download(
         .meta
         .node(caller.account.id, &id)?
         .ok_or_else(|| ApiError::node_not_found(&id))?;
+    let size = node.content.as_ref().map_or(0, |c| c.size);
+    if node.is_file()
+        && let Some(threshold) = state.faults.settings().download_block_bytes
+        && size >= threshold
+    {
+        return presigned_redirect(&state, &node);
+    }
+    serve(&state, &node, &headers)
+}
+
+/// The large-download block: a 307 to a presigned-style URL on the mock (reference §8.7).
+fn presigned_redirect(state: &AppState, node: &Node) -> ApiResult<Response> {
+    let token = state.meta.templink(&node.id, PRESIGNED_LIFETIME_MS, 0)?;
+    let date = crate::util::format_ms(now_ms()).replace(['-', ':'], "");
+    let date = format!("{}Z", &date[..15]);
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")
+        .append_pair(
+            "X-Amz-Credential",
+            &format!("AKIAACDMOCK/{}/us-east-1/s3/aws4_request", &date[..8]),
+        )
+        .append_pair("X-Amz-Date", &date)
+        .append_pair("X-Amz-Expires", &(PRESIGNED_LIFETIME_MS / 1000).to_string())
+        .append_pair("X-Amz-SignedHeaders", "host")
+        .append_pair(
+            "X-Amz-Signature",
+            &crate::store::blobs::hex(&md5::Md5::digest(token.as_bytes())).repeat(2),
+        )
+        .finish();
+    let location = format!("{}/s3/{token}?{query}", state.base_url);
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let value = HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?;
+    response.headers_mut().insert(header::LOCATION, value);
+    Ok(mark(response, "download_block"))
+}
+
+/// How long a presigned URL lives.
+const PRESIGNED_LIFETIME_MS: i64 = 10 * 60 * 1000;
+
+/// `GET /s3/{token}?X-Amz-...`: S3's answer to a presigned URL. A request that also carries
+/// `Authorization` gets S3's 400 `InvalidArgument` ("Only one auth mechanism allowed"); others
+/// get the bytes, with Range. An expired URL gets 403 `AccessDenied`.
+pub async fn presigned(
+    state: AppStateRef,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Err(ApiError::S3 {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidArgument",
+            message: "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter,                       Signature query string parameter or the Authorization header should be specified"
+                .into(),
+        });
+    }
+    let node = state
+        .meta
+        .templink_node(&token)?
+        .ok_or_else(|| ApiError::S3 {
+            status: StatusCode::FORBIDDEN,
+            code: "AccessDenied",
+            message: "Request has expired".into(),
+        })?;
     serve(&state, &node, &headers)
 }
 

@@ -100,7 +100,16 @@ pub fn decode_next_token(token: &str) -> ApiResult<(i64, i64)> {
 /// The page position and size a listing request asks for.
 pub fn paging(state: &AppState, params: &Params) -> ApiResult<(i64, u32)> {
     let after = match params.get("startToken").filter(|t| !t.is_empty()) {
-        Some(token) => decode_next_token(token)?.0,
+        Some(token) => {
+            let (after, issued) = decode_next_token(token)?;
+            if let Some(ttl) = state.faults.settings().next_token_ttl_secs {
+                let ttl_ms = i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
+                if now_ms().saturating_sub(issued) > ttl_ms {
+                    return Err(ApiError::NextTokenExpired);
+                }
+            }
+            after
+        }
         None => 0,
     };
     let max = state.config.page_size.max(200);
@@ -123,10 +132,14 @@ pub fn temp_link(state: &AppState, node: &Node) -> ApiResult<Option<String>> {
     if !node.is_file() {
         return Ok(None);
     }
+    let lifetime = state.faults.settings().templink_lifetime_secs.map_or(
+        state.config.templink_lifetime,
+        std::time::Duration::from_secs,
+    );
     let token = state.meta.templink(
         &node.id,
-        millis(state.config.templink_lifetime),
-        millis(state.config.templink_refresh),
+        millis(lifetime),
+        millis(state.config.templink_refresh.min(lifetime)),
     )?;
     Ok(Some(format!("{}templink/{token}", state.content_url())))
 }
@@ -160,6 +173,32 @@ pub fn list_json(state: &AppState, page: &Page, params: &Params) -> ApiResult<se
         out.insert("nextToken".into(), encode_next_token(after).into());
     }
     Ok(serde_json::Value::Object(out))
+}
+
+/// Was this listing cursor's page "lost" by an injected 429? Then it is consumed, and the
+/// caller must skip that page (reference §8.3).
+pub fn take_lost_page(state: &AppState, params: &Params) -> bool {
+    params.get("startToken").is_some_and(|token| {
+        state
+            .faults
+            .lost_pages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token)
+    })
+}
+
+/// Lets due phantom uploads of the account appear (each search counts as one lookup).
+pub fn settle_phantoms(state: &AppState, account: i64) {
+    for phantom in state.faults.phantoms.due(account) {
+        let blob = phantom.node.content.as_ref().map(|c| c.blob.clone());
+        if let Err(error) = state.meta.create_unchecked(phantom.account, phantom.node) {
+            tracing::info!(%error, "a phantom upload could not appear");
+            if let Some(blob) = blob {
+                state.blobs.remove(&blob);
+            }
+        }
+    }
 }
 
 /// The shared state type handlers receive.

@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{AppStateRef, Params, list_json, node_json, paging, read_json};
+use crate::api::{
+    AppStateRef, Params, list_json, node_json, paging, read_json, settle_phantoms, take_lost_page,
+};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::store::filter::{Filter, parse};
@@ -44,7 +46,14 @@ pub async fn children(
         return Err(ApiError::bad_request(format!("Node {id} is not a folder")));
     }
     let filter = filter_of(&params)?;
-    let (after, limit) = paging(&state, &params)?;
+    settle_phantoms(&state, caller.account.id);
+    let (mut after, limit) = paging(&state, &params)?;
+    if take_lost_page(&state, &params) {
+        let lost = state
+            .meta
+            .search(caller.account.id, &filter, Some(&id), after, limit)?;
+        after = lost.next_after.unwrap_or(i64::MAX);
+    }
     let page = state
         .meta
         .search(caller.account.id, &filter, Some(&id), after, limit)?;

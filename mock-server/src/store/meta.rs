@@ -521,6 +521,22 @@ impl MetaStore {
     /// Creates a node after checking its parents and that its name is free in each.
     /// With `quota` set, also refuses (403) when the content would exceed it.
     pub fn create(&self, account: i64, new: NewNode, quota: Option<u64>) -> ApiResult<Node> {
+        self.insert(account, new, quota, true)
+    }
+
+    /// Creates a node without the name check: a phantom upload appearing late, next to
+    /// whatever took its name meanwhile.
+    pub fn create_unchecked(&self, account: i64, new: NewNode) -> ApiResult<Node> {
+        self.insert(account, new, None, false)
+    }
+
+    fn insert(
+        &self,
+        account: i64,
+        new: NewNode,
+        quota: Option<u64>,
+        check_names: bool,
+    ) -> ApiResult<Node> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         if new.parents.is_empty() {
@@ -531,7 +547,9 @@ impl MetaStore {
         for parent in &new.parents {
             check_parent(&tx, account, parent)?;
         }
-        ensure_name_free(&tx, &new.parents, &new.name, None)?;
+        if check_names {
+            ensure_name_free(&tx, &new.parents, &new.name, None)?;
+        }
         if let (Some(quota), Some(content)) = (quota, &new.content)
             && used_bytes(&tx, account)?.saturating_add(content.size) > quota
         {

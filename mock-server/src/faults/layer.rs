@@ -1,0 +1,217 @@
+//! The fault layer: every classified request passes here before its handler.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+use crate::faults::limits::Verdict;
+use crate::faults::respond::{self, with_retry_after};
+use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
+use crate::operation::Operation;
+use crate::util::now_ms;
+
+/// Which rule (or behaviour) fired on a response; the journal records it.
+#[derive(Debug, Clone)]
+pub struct Fired(pub String);
+
+/// Marks a response with the rule that fired.
+pub fn mark(mut response: Response, id: &str) -> Response {
+    response.extensions_mut().insert(Fired(id.to_string()));
+    response
+}
+
+/// The email of the account behind the request's bearer token, if valid.
+pub fn account_of(state: &AppState, request: &Request) -> Option<String> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?
+        .1
+        .trim()
+        .to_string();
+    let row = state.meta.token(&token).ok()??;
+    if row.kind != "access" || row.expires.is_some_and(|e| e <= now_ms()) {
+        return None;
+    }
+    state.meta.account(row.account).ok()?.map(|a| a.email)
+}
+
+/// The node a request is about (for the per-node limit).
+fn node_of(path: &str) -> Option<&str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["drive", "v1", "nodes", id, ..]
+        | ["cdproxy", "nodes", id, ..]
+        | ["drive", "v1", "trash", id, ..] => Some(id),
+        _ => None,
+    }
+}
+
+/// The facts rules match on.
+fn facts<'a>(
+    request: &'a Request,
+    operation: Operation,
+    account: Option<&'a str>,
+) -> RequestFacts<'a> {
+    RequestFacts {
+        operation,
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        scope: request
+            .headers()
+            .get("x-acd-mock-scope")
+            .and_then(|v| v.to_str().ok()),
+        account,
+        body_size: request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+/// Middleware: the stateful switches, then the first rule that matches and fires.
+pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let operation = request
+        .extensions()
+        .get::<Operation>()
+        .copied()
+        .unwrap_or(Operation::Other);
+    if matches!(operation, Operation::Admin | Operation::Connect) {
+        return next.run(request).await;
+    }
+    let faults = &state.faults;
+    if faults.settings().app_revoked {
+        return mark(
+            respond::preset(ErrorPreset::RateExceededBare),
+            "app_revoked",
+        );
+    }
+    let rules = faults.rules();
+    let wants_account =
+        faults.limits.active() || rules.iter().any(|r| r.rule.matcher.account.is_some());
+    let account = if wants_account {
+        account_of(&state, &request)
+    } else {
+        None
+    };
+    match faults
+        .limits
+        .check(account.as_deref(), node_of(request.uri().path()))
+    {
+        Verdict::Allow => {}
+        Verdict::Account(retry) => {
+            return mark(
+                with_retry_after(respond::preset(ErrorPreset::RateExceeded), retry),
+                "rate_limit",
+            );
+        }
+        Verdict::Node(retry) => {
+            return mark(
+                with_retry_after(respond::preset(ErrorPreset::ConcurrentAccess), retry),
+                "node_rate_limit",
+            );
+        }
+    }
+    let fired = {
+        let facts = facts(&request, operation, account.as_deref());
+        rules
+            .into_iter()
+            // Phantom uploads are decided by the upload handler, which knows the real size.
+            .filter(|r| !matches!(r.rule.action, Action::PhantomUpload { .. }))
+            .find(|r| r.matches(&facts) && r.count_and_decide(|| faults.draw()))
+    };
+    match fired {
+        Some(rule) => {
+            let id = rule.rule.id.clone();
+            mark(act(&state, &rule, operation, request, next).await, &id)
+        }
+        None => next.run(request).await,
+    }
+}
+
+async fn act(
+    state: &AppState,
+    rule: &RuleState,
+    operation: Operation,
+    request: Request,
+    next: Next,
+) -> Response {
+    let faults = &state.faults;
+    match &rule.rule.action {
+        Action::Error { error, retry_after } => {
+            with_retry_after(respond::preset(*error), *retry_after)
+        }
+        Action::Status {
+            status,
+            message,
+            retry_after,
+        } => with_retry_after(respond::status(*status, message.as_deref()), *retry_after),
+        Action::Reset => respond::reset(),
+        Action::Latency { ms, min_ms, max_ms } => {
+            let wait = match (ms, min_ms, max_ms) {
+                (Some(ms), _, _) => *ms,
+                (None, Some(a), Some(b)) => faults.draw_range(*a, *b),
+                _ => 0,
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            next.run(request).await
+        }
+        Action::Stall { ms } => {
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+            respond::reset()
+        }
+        Action::CutBody { after_bytes } => respond::cut_body(next.run(request).await, *after_bytes),
+        Action::CorruptByte { offset } => {
+            let response = next.run(request).await;
+            let length = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1);
+            let at = offset.unwrap_or_else(|| faults.draw_range(0, length.saturating_sub(1)));
+            respond::corrupt_byte(response, at)
+        }
+        Action::LostPage => {
+            let listing = matches!(
+                operation,
+                Operation::List | Operation::Lookup | Operation::Root
+            );
+            if listing
+                && let Some(token) = request.uri().query().and_then(|q| {
+                    form_urlencoded::parse(q.as_bytes())
+                        .find(|(k, _)| k == "startToken")
+                        .map(|(_, v)| v.into_owned())
+                })
+            {
+                faults
+                    .lost_pages
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(token);
+            }
+            respond::preset(ErrorPreset::RateExceeded)
+        }
+        Action::PhantomUpload { .. } => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_found_in_paths() {
+        assert_eq!(node_of("/drive/v1/nodes/abc"), Some("abc"));
+        assert_eq!(node_of("/cdproxy/nodes/abc/content"), Some("abc"));
+        assert_eq!(node_of("/drive/v1/trash/abc"), Some("abc"));
+        assert_eq!(node_of("/drive/v1/nodes"), None);
+    }
+}

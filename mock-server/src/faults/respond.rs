@@ -1,0 +1,198 @@
+//! The responses faults give: the service's error bodies, resets, cut and corrupted bodies.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serde_json::json;
+
+use crate::faults::rule::ErrorPreset;
+use crate::util::logref;
+
+/// The 403 the API gateway gave sporadically (rclone retries it on this phrase).
+pub const AUTHORIZATION_HEADER_MESSAGE: &str = "Authorization header requires 'Credential' parameter. \
+Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' \
+parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
+Authorization=Bearer";
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// One of the service's errors, with its real body.
+pub fn preset(error: ErrorPreset) -> Response {
+    use ErrorPreset::*;
+    match error {
+        RateExceeded => json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"logref": logref(), "message": "Rate exceeded", "code": ""}),
+        ),
+        RateExceededBare => json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"message": "Rate exceeded"}),
+        ),
+        ConcurrentAccess => json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"logref": logref(), "message": "Concurrent Access on same node. Please back off.", "code": ""}),
+        ),
+        InternalFailure => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"message": "Internal failure"}),
+        ),
+        BadGateway => empty(StatusCode::BAD_GATEWAY),
+        ServiceUnavailable => {
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>",
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            response
+        }
+        ProxyFleetUnavailable => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"logref": "", "message": "OPF (Online Proxy Fleet) unavailable", "code": "ONLINE_PROXY_FLEET_FAILURE"}),
+        ),
+        GatewayTimeout => empty(StatusCode::GATEWAY_TIMEOUT),
+        RequestTimeout => empty(StatusCode::REQUEST_TIMEOUT),
+        NextTokenExpired => json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"logref": logref(), "message": "Next token is expired"}),
+        ),
+        TokenExpired => json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Token has expired"}),
+        ),
+        UploadUnauthorized => json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"message": format!(
+                "com.amazon.clouddrive.client.exceptions.UnauthourizedAccessException: HTTP status code=[401] RequestId=[{}] Token has expired",
+                logref()
+            )}),
+        ),
+        AuthorizationHeader => json_response(
+            StatusCode::FORBIDDEN,
+            json!({"message": AUTHORIZATION_HEADER_MESSAGE}),
+        ),
+        UnauthorizedEmpty => empty(StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// Any status with a `{"message"}` body, or an empty one.
+pub fn status(code: u16, message: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match message {
+        Some(m) => json_response(status, json!({"message": m})),
+        None => empty(status),
+    }
+}
+
+/// Adds `Retry-After`.
+pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(s) = seconds {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    response
+}
+
+/// The error that makes the serving loop drop a connection.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by fault injection")]
+pub struct InjectedReset;
+
+/// A response the server never sends: the serving loop ([`crate::server`]) sees the marker and
+/// closes the connection before anything is written.
+pub fn reset() -> Response {
+    let mut response = Response::new(Body::empty());
+    response.extensions_mut().insert(ResetMarker);
+    response
+}
+
+/// Marks a response that must become a dropped connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ResetMarker;
+
+/// Is this response a reset?
+pub fn is_reset(response: &Response) -> bool {
+    response.extensions().get::<ResetMarker>().is_some()
+}
+
+/// Keeps the body's exact length as `Content-Length`, so a client sees a short body as one.
+fn keep_length(parts: &mut axum::http::response::Parts, body: &Body) {
+    use axum::body::HttpBody as _;
+    if let Some(n) = body.size_hint().exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+}
+
+/// Passes the first `after` bytes of the body, then fails it, so the connection closes with
+/// the body incomplete. A body no longer than `after` passes whole.
+pub fn cut_body(response: Response, after: u64) -> Response {
+    let (mut parts, body) = response.into_parts();
+    keep_length(&mut parts, &body);
+    let inner = body.into_data_stream();
+    // State: the inner stream, bytes still allowed, and whether the next item must be the cut.
+    let stream = futures_util::stream::unfold(
+        (inner, after, false, false),
+        |(mut inner, left, cut_next, done)| async move {
+            if done {
+                return None;
+            }
+            let cut = || Err(std::io::Error::other("body cut by fault injection"));
+            if cut_next {
+                // Pause once so the server flushes what was sent before the cut: the client
+                // then really receives the first `after` bytes.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                return Some((cut(), (inner, 0, false, true)));
+            }
+            match inner.next().await {
+                None => None,
+                Some(Err(e)) => Some((Err(std::io::Error::other(e)), (inner, 0, false, true))),
+                Some(Ok(chunk)) if (chunk.len() as u64) <= left => {
+                    let left = left - chunk.len() as u64;
+                    Some((Ok(chunk), (inner, left, false, false)))
+                }
+                Some(Ok(mut chunk)) => {
+                    chunk.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+                    Some((Ok(chunk), (inner, 0, true, false)))
+                }
+            }
+        },
+    );
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Flips every bit of the body's byte at `offset` (bodies shorter than that pass unchanged).
+pub fn corrupt_byte(response: Response, offset: u64) -> Response {
+    let (mut parts, body) = response.into_parts();
+    keep_length(&mut parts, &body);
+    let mut pos = 0u64;
+    let stream = body.into_data_stream().map(move |chunk| {
+        chunk.map(|chunk: Bytes| {
+            let start = pos;
+            pos += chunk.len() as u64;
+            if (start..pos).contains(&offset) {
+                let mut bytes = chunk.to_vec();
+                let i = usize::try_from(offset - start).unwrap_or(0);
+                bytes[i] ^= 0xFF;
+                Bytes::from(bytes)
+            } else {
+                chunk
+            }
+        })
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
