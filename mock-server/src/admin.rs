@@ -239,6 +239,7 @@ async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Js
                 description: None,
                 content,
                 status: AVAILABLE,
+                hidden_ms: 0,
             },
             None,
         );

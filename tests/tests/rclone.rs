@@ -334,9 +334,16 @@ async fn rclone_survives_the_realistic_profile() {
         String::from_utf8(output.stdout).unwrap()
     };
     run(&["copy", src.to_str().unwrap(), "acd:real", "--transfers", "8"]);
-    let listed = parse_ls(&run(&["ls", "acd:real"]));
+    // Listings lag 1-2 s behind uploads under this profile, and rclone does not wait: poll.
     let expected: BTreeMap<String, u64> = tree.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
-    assert_eq!(listed, expected);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let listed = parse_ls(&run(&["ls", "acd:real"]));
+        if listed == expected {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the listing never caught up: {listed:?}");
+    }
     let sums = parse_sums(&run(&["md5sum", "acd:real"]));
     let local_sums: BTreeMap<String, String> = tree.iter().map(|(k, v)| (k.clone(), md5_hex(v))).collect();
     assert_eq!(sums, local_sums);

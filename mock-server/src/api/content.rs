@@ -221,6 +221,7 @@ pub async fn upload(
             description: meta.description,
             content: Some(content),
             status: AVAILABLE,
+            hidden_ms: 0,
         };
         return Ok(phantom(&state, caller.account.id, node, &rule));
     }
@@ -242,6 +243,7 @@ pub async fn upload(
                 description: meta.description,
                 content: Some(content),
                 status: AVAILABLE,
+                hidden_ms: state.faults.listing_lag(),
             },
             Some(caller.account.quota),
         )

@@ -130,6 +130,7 @@ pub async fn create_folder(
             description: body.description,
             content: None,
             status: AVAILABLE,
+            hidden_ms: state.faults.listing_lag(),
         },
         None,
     )?;
@@ -198,6 +199,7 @@ pub async fn patch(
             parents: body.parents,
             status: body.status,
         },
+        state.faults.listing_lag(),
     )?;
     Ok(Json(node.json()))
 }
@@ -228,9 +230,13 @@ pub async fn move_child(
         .meta
         .node(caller.account.id, &to)?
         .ok_or_else(|| ApiError::node_not_found(&to))?;
-    let node = state
-        .meta
-        .move_node(caller.account.id, &child, &from, &to)?;
+    let node = state.meta.move_node(
+        caller.account.id,
+        &child,
+        &from,
+        &to,
+        state.faults.listing_lag(),
+    )?;
     Ok(Json(node.json()))
 }
 
@@ -255,9 +261,12 @@ pub async fn remove_parent(
     caller: Caller,
     Path((parent, child)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let node = state
-        .meta
-        .remove_parent(caller.account.id, &child, &parent)?;
+    let node = state.meta.remove_parent(
+        caller.account.id,
+        &child,
+        &parent,
+        state.faults.listing_lag(),
+    )?;
     Ok(Json(node.json()))
 }
 

@@ -158,6 +158,14 @@ impl Faults {
             .find(|r| r.matches(facts) && r.count_and_decide(|| self.draw()))
     }
 
+    /// The listing lag for one change, in milliseconds (0 when off).
+    pub fn listing_lag(&self) -> i64 {
+        match self.settings().listing_lag_ms {
+            Some(range) => i64::try_from(self.draw_range(range.min, range.max)).unwrap_or(i64::MAX),
+            None => 0,
+        }
+    }
+
     /// The next number in `[0, 1)` from the seeded generator.
     pub fn draw(&self) -> f64 {
         use rand::RngExt as _;

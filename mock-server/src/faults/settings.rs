@@ -32,9 +32,24 @@ pub struct Settings {
     /// The app was throttled for good: every call gets 429 `{"message":"Rate exceeded"}`.
     #[serde(default)]
     pub app_revoked: bool,
+    /// Eventual consistency: new nodes reach searches and listings only after a lag drawn
+    /// from this range, and moved nodes keep showing under their old parent for as long;
+    /// `GET nodes/{id}` is immediate (reference §8.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_lag_ms: Option<LagRange>,
     /// tempLink lifetime override, in seconds (the service: 48 h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templink_lifetime_secs: Option<u64>,
+}
+
+/// A range of lags, in milliseconds (each node draws one, from the seeded generator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LagRange {
+    /// Shortest lag.
+    pub min: u64,
+    /// Longest lag.
+    pub max: u64,
 }
 
 /// A GCRA limit: a sustained rate and a burst.

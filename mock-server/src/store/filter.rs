@@ -322,7 +322,10 @@ pub enum NameMatch {
 
 /// Compiles a filter to SQL. Values that cannot match (a non-boolean `isRoot`, a non-numeric
 /// size) are errors, as a strict service would answer 400.
-pub fn to_sql(filter: &Filter, names: NameMatch) -> Result<SqlCondition, FilterError> {
+///
+/// `now` (epoch ms) makes `parents:` also match a node that left that parent less than the
+/// listing lag ago (the `ghost_parents` table).
+pub fn to_sql(filter: &Filter, names: NameMatch, now: i64) -> Result<SqlCondition, FilterError> {
     use rusqlite::types::Value;
     let mut params = Vec::new();
     let mut branches = Vec::new();
@@ -352,12 +355,22 @@ pub fn to_sql(filter: &Filter, names: NameMatch) -> Result<SqlCondition, FilterE
                     _ => return Err(bad("isRoot must be true or false")),
                 },
                 Field::Parents if selective => {
-                    params.push(Value::Text(v.clone()));
-                    "EXISTS (SELECT 1 FROM parents p WHERE p.child = n.id AND p.parent = ?)"
+                    params.extend([
+                        Value::Text(v.clone()),
+                        Value::Text(v.clone()),
+                        Value::Integer(now),
+                    ]);
+                    "(EXISTS (SELECT 1 FROM parents p WHERE p.child = n.id AND p.parent = ?) \
+                     OR EXISTS (SELECT 1 FROM ghost_parents g WHERE g.child = n.id AND g.parent = ? AND g.until > ?))"
                 }
                 Field::Parents => {
-                    params.push(Value::Text(v.clone()));
-                    "n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?)"
+                    params.extend([
+                        Value::Text(v.clone()),
+                        Value::Text(v.clone()),
+                        Value::Integer(now),
+                    ]);
+                    "n.id IN (SELECT p.child FROM parents p WHERE p.parent = ? \
+                     UNION ALL SELECT g.child FROM ghost_parents g WHERE g.parent = ? AND g.until > ?)"
                 }
                 Field::Name => match names {
                     NameMatch::CaseSensitive => {

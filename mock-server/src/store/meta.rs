@@ -84,6 +84,8 @@ pub struct NewNode {
     pub content: Option<Content>,
     /// Initial status (AVAILABLE, or PENDING for phantom uploads).
     pub status: &'static str,
+    /// Listing lag: searches do not see the node for this many milliseconds.
+    pub hidden_ms: i64,
 }
 
 /// Metadata changes a PATCH may make.
@@ -416,7 +418,9 @@ impl MetaStore {
         after: i64,
         limit: u32,
     ) -> ApiResult<Page> {
-        let cond = to_sql(filter, self.names).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let now = now_ms();
+        let cond =
+            to_sql(filter, self.names, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
         // `+` keeps SQLite from driving the query by the account or status columns, which
         // match most of the table: the filter's own terms are far more selective.
         // (With a `status:` term the (account, status) index is the right driver.)
@@ -427,9 +431,17 @@ impl MetaStore {
         });
         let mut params: Vec<Value> = vec![Value::Integer(account)];
         if let Some(parent) = parent {
-            sql.push_str(" AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?)");
+            sql.push_str(
+                " AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ? \
+                 UNION ALL SELECT g.child FROM ghost_parents g WHERE g.parent = ? AND g.until > ?)",
+            );
             params.push(Value::Text(parent.to_string()));
+            params.push(Value::Text(parent.to_string()));
+            params.push(Value::Integer(now));
         }
+        // Listing lag: nodes too new to be listed yet.
+        sql.push_str(" AND (n.visible_from IS NULL OR n.visible_from <= ?)");
+        params.push(Value::Integer(now));
         if !filter.mentions_status() {
             sql.push_str(" AND +n.status <> 'TRASH'");
         }
@@ -562,7 +574,7 @@ impl MetaStore {
         tx.execute(
             "INSERT INTO nodes (id, account, kind, name, name_lower, status, version, created, modified, \
              created_by, description, labels, etag, size, md5, content_type, extension, content_version, \
-             content_date, blob, change_seq) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             content_date, blob, change_seq, visible_from) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
                 id,
                 account,
@@ -583,7 +595,8 @@ impl MetaStore {
                 c.map(|c| c.version),
                 c.map(|c| c.date),
                 c.map(|c| c.blob.clone()),
-                change
+                change,
+                (new.hidden_ms > 0).then(|| now + new.hidden_ms)
             ],
         )?;
         for (pos, parent) in new.parents.iter().enumerate() {
@@ -600,7 +613,7 @@ impl MetaStore {
 
     /// Applies a PATCH. Renaming a trashed node never conflicts; renaming a live one onto a
     /// live sibling's name is a 409.
-    pub fn patch(&self, account: i64, id: &str, patch: &Patch) -> ApiResult<Node> {
+    pub fn patch(&self, account: i64, id: &str, patch: &Patch, lag_ms: i64) -> ApiResult<Node> {
         self.write(account, id, |tx, node| {
             if let Some(parents) = &patch.parents {
                 if node.is_root {
@@ -641,7 +654,7 @@ impl MetaStore {
                 )?;
             }
             if let Some(parents) = &patch.parents {
-                set_parents(tx, &node.id, parents)?;
+                set_parents(tx, &node.id, parents, lag_ms)?;
             }
             if let Some(status) = &patch.status {
                 tx.execute(
@@ -654,7 +667,14 @@ impl MetaStore {
     }
 
     /// Moves a node from one parent to another (`POST nodes/{to}/children`).
-    pub fn move_node(&self, account: i64, id: &str, from: &str, to: &str) -> ApiResult<Node> {
+    pub fn move_node(
+        &self,
+        account: i64,
+        id: &str,
+        from: &str,
+        to: &str,
+        lag_ms: i64,
+    ) -> ApiResult<Node> {
         self.write(account, id, |tx, node| {
             if node.is_root {
                 return Err(ApiError::Forbidden(
@@ -685,7 +705,7 @@ impl MetaStore {
                 .filter(|p| *p != to)
                 .map(|p| if p == from { to.to_string() } else { p.clone() })
                 .collect();
-            set_parents(tx, &node.id, &parents)
+            set_parents(tx, &node.id, &parents, lag_ms)
         })
     }
 
@@ -707,12 +727,18 @@ impl MetaStore {
             }
             let mut parents = node.parents.clone();
             parents.push(parent.to_string());
-            set_parents(tx, &node.id, &parents)
+            set_parents(tx, &node.id, &parents, 0)
         })
     }
 
     /// Removes a parent (`DELETE nodes/{parent}/children/{child}`); the node may be left with none.
-    pub fn remove_parent(&self, account: i64, id: &str, parent: &str) -> ApiResult<Node> {
+    pub fn remove_parent(
+        &self,
+        account: i64,
+        id: &str,
+        parent: &str,
+        lag_ms: i64,
+    ) -> ApiResult<Node> {
         self.write(account, id, |tx, node| {
             if !node.parents.iter().any(|p| p == parent) {
                 return Err(ApiError::NotFound(format!(
@@ -725,7 +751,7 @@ impl MetaStore {
                 .filter(|p| *p != parent)
                 .cloned()
                 .collect();
-            set_parents(tx, &node.id, &parents)
+            set_parents(tx, &node.id, &parents, lag_ms)
         })
     }
 
@@ -1065,7 +1091,20 @@ fn ensure_name_free(
     Ok(())
 }
 
-fn set_parents(tx: &Connection, id: &str, parents: &[String]) -> ApiResult<()> {
+fn set_parents(tx: &Connection, id: &str, parents: &[String], lag_ms: i64) -> ApiResult<()> {
+    if lag_ms > 0 {
+        // Listing lag: the parents the node leaves keep listing it for a while.
+        let now = now_ms();
+        tx.execute("DELETE FROM ghost_parents WHERE until <= ?", [now])?;
+        for old in parents_of(tx, id)? {
+            if !parents.contains(&old) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO ghost_parents (child, parent, until) VALUES (?, ?, ?)",
+                    params![id, old, now + lag_ms],
+                )?;
+            }
+        }
+    }
     tx.execute("DELETE FROM parents WHERE child = ?", [id])?;
     for (pos, parent) in parents.iter().enumerate() {
         tx.execute(

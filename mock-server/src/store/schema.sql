@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     content_date    INTEGER,
     blob            TEXT,
     trashed_with    TEXT,
-    change_seq      INTEGER NOT NULL
+    change_seq      INTEGER NOT NULL,
+    visible_from    INTEGER
 );
 CREATE INDEX IF NOT EXISTS nodes_by_name ON nodes (name, account);
 CREATE INDEX IF NOT EXISTS nodes_by_name_lower ON nodes (name_lower, account);
@@ -49,6 +50,15 @@ CREATE TABLE IF NOT EXISTS parents (
     PRIMARY KEY (child, parent)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS parents_by_parent ON parents (parent, child);
+
+-- Listing lag: a moved node keeps showing under its old parent until `until`.
+CREATE TABLE IF NOT EXISTS ghost_parents (
+    child   TEXT NOT NULL,
+    parent  TEXT NOT NULL,
+    until   INTEGER NOT NULL,
+    PRIMARY KEY (child, parent)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ghost_parents_by_parent ON ghost_parents (parent, until);
 
 CREATE TABLE IF NOT EXISTS tokens (
     token        TEXT PRIMARY KEY,
