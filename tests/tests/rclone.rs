@@ -310,7 +310,7 @@ async fn rclone_survives_the_realistic_profile() {
     let local = tempfile::tempdir().unwrap();
     let src = local.path().join("src");
     let mut tree = make_tree(&src);
-    for i in 0..40 {
+    for i in 0..20 {
         let name = format!("many/file {i:02}.txt");
         let bytes = format!("file number {i}\n").into_bytes();
         std::fs::create_dir_all(src.join("many")).unwrap();
