@@ -37,7 +37,9 @@ async fn connect(server: &MockServer, authority: &str) -> (u16, BufReader<TcpStr
 fn tls_config(ca_pem: &str) -> Arc<ClientConfig> {
     use base64::Engine as _;
     let body: String = ca_pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
     let mut roots = RootCertStore::empty();
     roots.add(CertificateDer::from(der)).unwrap();
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
@@ -64,7 +66,11 @@ async fn the_service_hosts_are_served_inside_a_verified_tls_tunnel() {
     let token = server.mint_token(None).unwrap();
     let config = tls_config(&std::fs::read_to_string(&ca_path).unwrap());
 
-    for host in ["drive.amazonaws.com", "content-na.drive.amazonaws.com", "api.amazon.com"] {
+    for host in [
+        "drive.amazonaws.com",
+        "content-na.drive.amazonaws.com",
+        "api.amazon.com",
+    ] {
         let (status, stream) = connect(&server, &format!("{host}:443")).await;
         assert_eq!(status, 200, "CONNECT {host}");
         let name = ServerName::try_from(host.to_string()).unwrap();
@@ -114,4 +120,56 @@ async fn without_intercept_connect_is_refused() {
     assert_eq!(server.ca_cert_path(), None);
     let (status, _) = connect(&server, "drive.amazonaws.com:443").await;
     assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn requests_inside_a_tunnel_pass_the_fault_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("ca.pem");
+    let plan = acd_mock::faults::profiles::parse(
+        "test",
+        "[[rules]]\nid = \"tunnel-429\"\nmatch = { operation = \"endpoint\" }\n\
+         action = { kind = \"error\", error = \"rate_exceeded_bare\" }\ntrigger = { first = 1 }\n",
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .intercept(true)
+        .ca_out(&ca_path)
+        .faults(plan)
+        .start()
+        .await
+        .unwrap();
+    let token = server.mint_token(None).unwrap();
+    let config = tls_config(&std::fs::read_to_string(&ca_path).unwrap());
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let (status, stream) = connect(&server, "drive.amazonaws.com:443").await;
+        assert_eq!(status, 200);
+        let name = ServerName::try_from("drive.amazonaws.com").unwrap();
+        let mut tls = TlsConnector::from(config.clone())
+            .connect(name, stream.into_inner())
+            .await
+            .unwrap();
+        let request = format!(
+            "GET /drive/v1/account/endpoint HTTP/1.1\r\nHost: drive.amazonaws.com\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            token.access_token
+        );
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut reply = String::new();
+        tls.read_to_string(&mut reply).await.unwrap_or_default();
+        statuses.push(reply.split(' ').nth(1).unwrap_or("").to_string());
+        if statuses.len() == 1 {
+            assert!(reply.contains("{\"message\":\"Rate exceeded\"}"), "{reply}");
+        }
+    }
+    assert_eq!(statuses, ["429", "200"]);
+    let rule = server
+        .state()
+        .faults
+        .rules()
+        .into_iter()
+        .find(|r| r.rule.id == "tunnel-429")
+        .unwrap();
+    assert_eq!(rule.fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(rule.matches.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
