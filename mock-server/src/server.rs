@@ -49,18 +49,16 @@ pub fn service(
 }
 
 /// Serves one accepted connection (HTTP/1.1 with upgrades, or HTTP/2 with prior knowledge).
-pub fn connection<IO>(app: Router, io: IO) -> impl Future<Output = ()> + Send + 'static
+pub async fn connection<IO>(app: Router, io: IO)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    async move {
-        let builder = auto::Builder::new(TokioExecutor::new());
-        if let Err(error) = builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service(app))
-            .await
-        {
-            tracing::debug!(%error, "connection closed");
-        }
+    let builder = auto::Builder::new(TokioExecutor::new());
+    if let Err(error) = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service(app))
+        .await
+    {
+        tracing::debug!(%error, "connection closed");
     }
 }
 

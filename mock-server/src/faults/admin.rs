@@ -39,7 +39,7 @@ async fn list(state: AppStateRef) -> Json<Value> {
 #[serde(untagged)]
 enum AddBody {
     Many { rules: Vec<Rule> },
-    One(Rule),
+    One(Box<Rule>),
 }
 
 /// `POST /_mock/faults`: JSON (one rule or `{"rules":[...]}`), or TOML in the profile format
@@ -72,7 +72,7 @@ async fn add(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Jso
         })?;
         match body {
             AddBody::Many { rules } => rules,
-            AddBody::One(rule) => vec![rule],
+            AddBody::One(rule) => vec![*rule],
         }
     };
     let ids = state

@@ -13,13 +13,16 @@ type Keyed = RateLimiter<
     governor::clock::DefaultClock,
 >;
 
-/// The limiters for the current settings.
+/// A limiter with the limit it enforces.
+type Limited = Option<(Keyed, RateLimit)>;
+
+/// The limiters for the current settings: per account, per node.
 #[derive(Debug, Default)]
 pub struct Limits {
-    inner: RwLock<(Option<(Keyed, RateLimit)>, Option<(Keyed, RateLimit)>)>,
+    inner: RwLock<(Limited, Limited)>,
 }
 
-fn limiter(limit: Option<RateLimit>) -> Option<(Keyed, RateLimit)> {
+fn limiter(limit: Option<RateLimit>) -> Limited {
     let limit = limit?;
     let rate = NonZeroU32::new(limit.per_second.max(1))?;
     let burst = NonZeroU32::new(limit.burst.max(1))?;

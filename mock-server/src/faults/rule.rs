@@ -373,7 +373,7 @@ impl RuleState {
         let fire = if let Some(first) = t.first {
             n <= first
         } else if let Some(every) = t.every {
-            n % every == 0
+            n.is_multiple_of(every)
         } else if let Some(p) = t.probability {
             draw() < p
         } else if let Some(after) = t.after {
