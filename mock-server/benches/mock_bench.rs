@@ -67,7 +67,7 @@ impl Plan {
                 quick,
                 big: 128 * MIB,
                 folders: [2_000, 20_000],
-                batch: 5_000,
+                batch: 1_000,
                 lookups: 1_000,
                 gets: 8_000,
                 tasks: 8,
@@ -174,21 +174,29 @@ impl Ctx {
             .collect()
     }
 
-    /// Seeds `n` small files into `parent`, `batch` per request; returns their ids in order.
-    async fn fill(&self, parent: &str, n: usize, batch: usize) -> Vec<String> {
-        let mut ids = Vec::with_capacity(n);
-        let mut start = 0;
-        while start < n {
+    /// Seeds `n` small files into `parent`, `batch` per request and `concurrent` requests at
+    /// a time (the server handles each node in turn, fsyncs included, so overlapping requests
+    /// hides some disk latency); returns their ids in order.
+    async fn fill(&self, parent: &str, n: usize, batch: usize, concurrent: usize) -> Vec<String> {
+        let batches = (0..n).step_by(batch).map(|start| {
             let end = (start + batch).min(n);
             let nodes: Vec<Value> = (start..end)
                 .map(|i| json!({"name": child_name(i), "content": format!("file {i}\n")}))
                 .collect();
-            let created = self.seed(&json!({"parent": parent, "nodes": nodes})).await;
-            assert_eq!(created.len(), end - start);
-            ids.extend(created.into_iter().map(|(_, id)| id));
-            start = end;
-        }
-        ids
+            async move {
+                let created = self.seed(&json!({"parent": parent, "nodes": nodes})).await;
+                assert_eq!(created.len(), end - start);
+                created
+            }
+        });
+        stream::iter(batches)
+            .buffered(concurrent)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .map(|(_, id)| id)
+            .collect()
     }
 }
 
@@ -347,7 +355,18 @@ fn md5_baseline(chunk: &Bytes, size: u64) -> (f64, String) {
     (mb_per_s(size, elapsed), hex)
 }
 
-/// Uploads `size` bytes of the pattern as `name` into `parent`: (MB/s, node id).
+/// An upload's speed, its node, and how long the server took to answer after the last byte
+/// was handed to the connection (fsync, rename and the metadata insert).
+#[derive(Debug)]
+struct Uploaded {
+    mb_per_s: f64,
+    /// MB/s until the last byte was handed over (the tail left out).
+    streaming_mb_per_s: f64,
+    id: String,
+    tail: Duration,
+}
+
+/// Uploads `size` bytes of the pattern as `name` into `parent`.
 async fn upload(
     ctx: &Ctx,
     chunk: &Bytes,
@@ -355,7 +374,7 @@ async fn upload(
     name: &str,
     parent: &str,
     md5: &str,
-) -> (f64, String) {
+) -> Uploaded {
     let metadata = json!({"name": name, "kind": "FILE", "parents": [parent]}).to_string();
     let head = Bytes::from(format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{metadata}\r\n\
@@ -364,9 +383,14 @@ async fn upload(
     ));
     let tail = Bytes::from(format!("\r\n--{BOUNDARY}--\r\n"));
     let length = head.len() as u64 + size + tail.len() as u64;
+    let last_sent = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let marker = Arc::clone(&last_sent);
     let parts = std::iter::once(head)
         .chain(pattern_stream(chunk, size))
-        .chain(std::iter::once(tail))
+        .chain(std::iter::once_with(move || {
+            *marker.lock().unwrap() = Some(Instant::now());
+            tail
+        }))
         .map(Ok::<_, std::io::Error>);
     let body = reqwest::Body::wrap_stream(stream::iter(parts));
     let started = Instant::now();
@@ -386,14 +410,20 @@ async fn upload(
     let status = response.status();
     let text = response.text().await.unwrap();
     let elapsed = started.elapsed();
+    let tail = last_sent
+        .lock()
+        .unwrap()
+        .map_or(Duration::ZERO, |t| t.elapsed());
     assert_eq!(status, StatusCode::CREATED, "upload failed: {text}");
     let node: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(node["contentProperties"]["size"], size, "{node}");
     assert_eq!(node["contentProperties"]["md5"], md5, "{node}");
-    (
-        mb_per_s(size, elapsed),
-        node["id"].as_str().unwrap().to_string(),
-    )
+    Uploaded {
+        mb_per_s: mb_per_s(size, elapsed),
+        streaming_mb_per_s: mb_per_s(size, elapsed.saturating_sub(tail)),
+        id: node["id"].as_str().unwrap().to_string(),
+        tail,
+    }
 }
 
 /// Downloads `url`, counting the bytes; MB/s.
@@ -414,6 +444,22 @@ async fn download(ctx: &Ctx, url: &str, size: u64) -> f64 {
     }
     let elapsed = started.elapsed();
     assert_eq!(n, size, "GET {url}: wrong length");
+    mb_per_s(size, elapsed)
+}
+
+/// Feeds `size` bytes of the pattern straight to the mock's blob writer (hash, write, fsync,
+/// rename; no HTTP, no multipart), then deletes the blob; MB/s.
+async fn blob_writer_only(state: &acd_mock::AppState, chunk: &Bytes, size: u64, md5: &str) -> f64 {
+    let started = Instant::now();
+    let mut writer = state.blobs.writer();
+    for piece in pattern_stream(chunk, size) {
+        writer.write(piece).await.unwrap();
+    }
+    let written = writer.finish().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(written.size, size);
+    assert_eq!(written.md5, md5);
+    state.blobs.remove(&written.blob.stored());
     mb_per_s(size, elapsed)
 }
 
@@ -497,8 +543,16 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
 
-fn write_json(plan: &Plan, figures: &[Figure], total: Duration, seeding: Duration) -> PathBuf {
-    let path = target_dir().join("acd-mock-bench.json");
+fn write_json(
+    plan: &Plan,
+    figures: &[Figure],
+    total: Duration,
+    seeding: Duration,
+    diagnostics: Value,
+) -> PathBuf {
+    let dir = target_dir();
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let path = dir.join("acd-mock-bench.json");
     let out = json!({
         "quick": plan.quick,
         "plan": {
@@ -512,6 +566,8 @@ fn write_json(plan: &Plan, figures: &[Figure], total: Duration, seeding: Duratio
         },
         "seconds_total": total.as_secs_f64(),
         "seconds_seeding": seeding.as_secs_f64(),
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "diagnostics": diagnostics,
         "figures": figures.iter().map(|f| json!({
             "key": f.key,
             "figure": f.figure,
@@ -591,10 +647,12 @@ async fn run(plan: Plan) {
         .await;
     let folder_ids: Vec<String> = folders.into_iter().map(|(_, id)| id).collect();
     let mut child_ids = Vec::new();
+    let mut seed_seconds = Vec::new();
     for (folder, &n) in folder_ids.iter().zip(&plan.folders) {
         let started = Instant::now();
-        child_ids.push(ctx.fill(folder, n, plan.batch).await);
+        child_ids.push(ctx.fill(folder, n, plan.batch, 4).await);
         let elapsed = started.elapsed();
+        seed_seconds.push(elapsed.as_secs_f64());
         println!(
             "seeded {n} children in {:.1} s ({:.0} nodes/s)",
             elapsed.as_secs_f64(),
@@ -727,24 +785,39 @@ async fn run(plan: Plan) {
     let (mut md5s, mut ups, mut downs, mut bare_downs, mut sinks) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let bare_blob_url = format!("{bare_url}/blob/{size}");
+    let mut expected_md5 = String::new();
+    let mut writers = Vec::new();
+    let (mut tails, mut streaming) = (Vec::new(), Vec::new());
     for rep in 0..plan.reps {
-        let (md5_rate, md5) = {
+        let hash = || {
             let chunk = chunk.clone();
             tokio::task::spawn_blocking(move || md5_baseline(&chunk, size))
-                .await
-                .unwrap()
         };
-        md5s.push(md5_rate);
-        let (up, id) = upload(
+        // Alternate which runs first; the first repetition hashes first to learn the MD5
+        // every upload must report.
+        if rep % 2 == 0 {
+            let (rate, md5) = hash().await.unwrap();
+            md5s.push(rate);
+            expected_md5 = md5;
+        }
+        let up = upload(
             &ctx,
             &chunk,
             size,
             &format!("big-{rep}.bin"),
             &folder_ids[2],
-            &md5,
+            &expected_md5,
         )
         .await;
-        ups.push(up);
+        if rep % 2 == 1 {
+            let (rate, md5) = hash().await.unwrap();
+            assert_eq!(md5, expected_md5);
+            md5s.push(rate);
+        }
+        ups.push(up.mb_per_s);
+        streaming.push(up.streaming_mb_per_s);
+        tails.push(up.tail.as_secs_f64() * 1e3);
+        let id = up.id;
         let mock_blob_url = format!("{}nodes/{id}/content", ctx.content);
         if rep % 2 == 0 {
             bare_downs.push(download(&ctx, &bare_blob_url, size).await);
@@ -754,14 +827,19 @@ async fn run(plan: Plan) {
             bare_downs.push(download(&ctx, &bare_blob_url, size).await);
         }
         sinks.push(sink_upload(&ctx, &bare_url, &chunk, size).await);
+        writers.push(blob_writer_only(server.state(), &chunk, size, &expected_md5).await);
         println!(
-            "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s, bare sink upload {:.0} MB/s, \
-             download {:.0} MB/s, bare download {:.0} MB/s",
+            "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s ({:.0} MB/s until the last byte, \
+             then {:.0} ms to the answer), bare sink upload {:.0} MB/s, blob writer alone {:.0} \
+             MB/s, download {:.0} MB/s, bare download {:.0} MB/s",
             size / MIB,
             rep + 1,
             md5s[rep],
             ups[rep],
+            streaming[rep],
+            tails[rep],
             sinks[rep],
+            writers[rep],
             downs[rep],
             bare_downs[rep]
         );
@@ -790,7 +868,7 @@ async fn run(plan: Plan) {
         mock_samples: ups.clone(),
         baseline_name: "md-5, one core",
         baseline: h,
-        baseline_samples: md5s,
+        baseline_samples: md5s.clone(),
         ratio_name: "mock/md5",
         ratio: u / h,
         target: ">=0.8",
@@ -811,13 +889,33 @@ async fn run(plan: Plan) {
         target: "info",
         met: None,
     });
+    let w = median(&writers);
+    figures.push(Figure {
+        key: "blob_writer_alone",
+        figure: format!("blob writer alone (no HTTP) MB/s, {} MiB", size / MIB),
+        unit: "MB/s",
+        mock: w,
+        mock_samples: writers,
+        baseline_name: "md-5, one core",
+        baseline: h,
+        baseline_samples: md5s,
+        ratio_name: "writer/md5",
+        ratio: w / h,
+        target: "info",
+        met: None,
+    });
 
     server.shutdown().await;
     drop(data);
     let total = total_started.elapsed();
     println!();
     print_table(&figures);
-    let path = write_json(&plan, &figures, total, seeding);
+    let diagnostics = json!({
+        "seed_seconds_per_folder": seed_seconds,
+        "upload_streaming_mb_s": streaming,
+        "upload_tail_ms": tails,
+    });
+    let path = write_json(&plan, &figures, total, seeding, diagnostics);
     println!();
     println!(
         "total {:.1} s (seeding {:.1} s); wrote {}",

@@ -36,7 +36,11 @@ fn start_driver() -> Driver {
         std::path::Path::new(path).exists() && std::path::Path::new("/usr/bin/chromium").exists(),
         "headless Chromium is missing: install Debian's packages (apt-get install chromium chromium-driver); .ci/run does"
     );
-    let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(path)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -46,7 +50,10 @@ fn start_driver() -> Driver {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start listening on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening on {addr}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Driver {
@@ -110,16 +117,39 @@ fn auth_url(server: &MockServer, client_id: &str, redirect: &str, state: &str) -
 }
 
 fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 async fn sign_in(client: &Client, email: &str, password: &str) {
-    client.find(Locator::Id("email")).await.unwrap().send_keys(email).await.unwrap();
-    client.find(Locator::Id("password")).await.unwrap().send_keys(password).await.unwrap();
-    client.find(Locator::Id("signInSubmit")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("signInSubmit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
-async fn next_redirect(rx: &mut mpsc::UnboundedReceiver<Vec<(String, String)>>) -> Vec<(String, String)> {
+async fn next_redirect(
+    rx: &mut mpsc::UnboundedReceiver<Vec<(String, String)>>,
+) -> Vec<(String, String)> {
     tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .expect("the browser never reached the redirect target")
@@ -138,18 +168,50 @@ async fn a_user_signs_in_in_a_real_browser() {
     let client = browser(&driver).await;
 
     // Allow: the code arrives at the redirect target with the same state, and works once.
-    client.goto(&auth_url(&server, CLIENT_ID, &redirect, "state-allow")).await.unwrap();
+    client
+        .goto(&auth_url(&server, CLIENT_ID, &redirect, "state-allow"))
+        .await
+        .unwrap();
     sign_in(&client, "user@example.com", "password").await;
-    client.wait().for_element(Locator::Id("allow")).await.unwrap();
-    let app = client.find(Locator::Id("app-name")).await.unwrap().text().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("allow"))
+        .await
+        .unwrap();
+    let app = client
+        .find(Locator::Id("app-name"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(app, CLIENT_ID);
-    let scopes = client.find(Locator::Id("scopes")).await.unwrap().text().await.unwrap();
-    assert!(scopes.contains("clouddrive:read_all") && scopes.contains("clouddrive:write"), "{scopes}");
-    client.find(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+    let scopes = client
+        .find(Locator::Id("scopes"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scopes.contains("clouddrive:read_all") && scopes.contains("clouddrive:write"),
+        "{scopes}"
+    );
+    client
+        .find(Locator::Id("allow"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let query = next_redirect(&mut codes).await;
     assert_eq!(param(&query, "state"), Some("state-allow"));
     let code = param(&query, "code").expect("a code").to_string();
-    client.wait().for_element(Locator::Id("done")).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("done"))
+        .await
+        .unwrap();
 
     let http = reqwest::Client::new();
     let form = [
@@ -168,8 +230,18 @@ async fn a_user_signs_in_in_a_real_browser() {
     let token: serde_json::Value = reply.json().await.unwrap();
     let access = token["access_token"].as_str().unwrap();
     assert!(access.starts_with("Atza|"));
-    assert!(token["refresh_token"].as_str().unwrap().starts_with("Atzr|"));
-    let endpoint = http.get(server.endpoint_url()).bearer_auth(access).send().await.unwrap();
+    assert!(
+        token["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("Atzr|")
+    );
+    let endpoint = http
+        .get(server.endpoint_url())
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(endpoint.status().as_u16(), 200);
     // A code works once.
     let again = http
@@ -184,16 +256,29 @@ async fn a_user_signs_in_in_a_real_browser() {
     assert_eq!(body["error"], "invalid_grant");
 
     // Deny: error=access_denied and the same state.
-    client.goto(&auth_url(&server, CLIENT_ID, &redirect, "state-deny")).await.unwrap();
+    client
+        .goto(&auth_url(&server, CLIENT_ID, &redirect, "state-deny"))
+        .await
+        .unwrap();
     sign_in(&client, "user@example.com", "password").await;
-    client.wait().for_element(Locator::Id("deny")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("deny"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let query = next_redirect(&mut codes).await;
     assert_eq!(param(&query, "error"), Some("access_denied"));
     assert_eq!(param(&query, "state"), Some("state-deny"));
     assert_eq!(param(&query, "code"), None);
 
     // A wrong password shows an error on the sign-in page and redirects nowhere.
-    client.goto(&auth_url(&server, CLIENT_ID, &redirect, "state-wrong")).await.unwrap();
+    client
+        .goto(&auth_url(&server, CLIENT_ID, &redirect, "state-wrong"))
+        .await
+        .unwrap();
     sign_in(&client, "user@example.com", "not-the-password").await;
     let error = client
         .wait()
@@ -207,12 +292,27 @@ async fn a_user_signs_in_in_a_real_browser() {
     assert!(client.find(Locator::Id("allow")).await.is_err());
 
     // An unknown client id gets an error page instead of a redirect.
-    client.goto(&auth_url(&server, "someone-else", &redirect, "state-bad")).await.unwrap();
-    let error = client.find(Locator::Id("error-detail")).await.unwrap().text().await.unwrap();
+    client
+        .goto(&auth_url(&server, "someone-else", &redirect, "state-bad"))
+        .await
+        .unwrap();
+    let error = client
+        .find(Locator::Id("error-detail"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(error.contains("Unknown client_id"), "{error}");
     let url = client.current_url().await.unwrap();
-    assert!(url.as_str().starts_with(server.url()), "stayed on the mock: {url}");
-    assert!(codes.try_recv().is_err(), "nothing may reach the redirect target");
+    assert!(
+        url.as_str().starts_with(server.url()),
+        "stayed on the mock: {url}"
+    );
+    assert!(
+        codes.try_recv().is_err(),
+        "nothing may reach the redirect target"
+    );
 
     client.close().await.unwrap();
 }

@@ -33,7 +33,10 @@ fn rclone_installed() {
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Rclone {
@@ -50,7 +53,11 @@ impl Rclone {
         args.extend_from_slice(extra);
         let mock = MockProcess::start(&args).unwrap();
         let ca = data.join("ca.pem");
-        assert!(ca.exists(), "the mock did not write its CA to {}", ca.display());
+        assert!(
+            ca.exists(),
+            "the mock did not write its CA to {}",
+            ca.display()
+        );
         let token: Value = reqwest::Client::new()
             .post(format!("{}/_mock/tokens", mock.url))
             .send()
@@ -91,17 +98,23 @@ impl Rclone {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let output = Command::new("rclone")
+        Command::new("rclone")
             .args(["--config", self.config.to_str().unwrap()])
             .args(["--ca-cert", self.ca.to_str().unwrap()])
-            .args(["--low-level-retries", "2", "--retries", "1", "--contimeout", "10s"])
+            .args([
+                "--low-level-retries",
+                "2",
+                "--retries",
+                "1",
+                "--contimeout",
+                "10s",
+            ])
             .args(args)
             .env("HTTPS_PROXY", &self.mock.url)
             .env_remove("HTTP_PROXY")
             .env_remove("NO_PROXY")
             .output()
-            .expect("run rclone");
-        output
+            .expect("run rclone")
     }
 
     /// Runs rclone, asserting success, and returns its stdout.
@@ -178,17 +191,24 @@ async fn rclone_runs_unmodified_against_the_mock() {
     assert_eq!(rc.ok(&["lsd", "acd:"]).trim(), "");
     rc.ok(&["mkdir", "acd:dir1"]);
     let dirs = rc.ok(&["lsd", "acd:"]);
-    assert!(dirs.lines().any(|l| l.ends_with(" dir1")), "lsd after mkdir: {dirs}");
+    assert!(
+        dirs.lines().any(|l| l.ends_with(" dir1")),
+        "lsd after mkdir: {dirs}"
+    );
 
     // copy the awkward tree up; ls shows every file with its size.
     rc.ok(&["copy", src.to_str().unwrap(), "acd:dir1"]);
     let listed = parse_ls(&rc.ok(&["ls", "acd:dir1"]));
-    let expected: BTreeMap<String, u64> = tree.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
+    let expected: BTreeMap<String, u64> = tree
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len() as u64))
+        .collect();
     assert_eq!(listed, expected);
 
     // md5sum from the server's metadata equals local MD5s.
     let sums = parse_sums(&rc.ok(&["md5sum", "acd:dir1"]));
-    let local_sums: BTreeMap<String, String> = tree.iter().map(|(k, v)| (k.clone(), md5_hex(v))).collect();
+    let local_sums: BTreeMap<String, String> =
+        tree.iter().map(|(k, v)| (k.clone(), md5_hex(v))).collect();
     assert_eq!(sums, local_sums);
 
     // check agrees.
@@ -235,7 +255,10 @@ async fn rclone_runs_unmodified_against_the_mock() {
         .iter()
         .filter_map(|n| n["name"].as_str())
         .collect();
-    assert!(trashed.contains(&"extra.txt"), "sync should trash extra.txt: {trashed:?}");
+    assert!(
+        trashed.contains(&"extra.txt"),
+        "sync should trash extra.txt: {trashed:?}"
+    );
 
     // moveto across folders.
     rc.ok(&["mkdir", "acd:dir2"]);
@@ -289,7 +312,10 @@ async fn rclone_refreshes_an_expired_token_through_the_mock() {
 
     let config = std::fs::read_to_string(&rc.config).unwrap();
     let old = token["access_token"].as_str().unwrap();
-    assert!(!config.contains(old), "rclone should have saved the new access token");
+    assert!(
+        !config.contains(old),
+        "rclone should have saved the new access token"
+    );
     assert!(config.contains("Atza|"), "{config}");
     let refreshes = rc.admin("journal?operation=token").await;
     let statuses: Vec<u64> = refreshes["entries"]
@@ -298,7 +324,10 @@ async fn rclone_refreshes_an_expired_token_through_the_mock() {
         .iter()
         .filter_map(|e| e["status"].as_u64())
         .collect();
-    assert!(statuses.contains(&200), "no successful refresh: {statuses:?}");
+    assert!(
+        statuses.contains(&200),
+        "no successful refresh: {statuses:?}"
+    );
 }
 
 /// The `realistic` profile (rate limit 10/s with bursts of 20, rare 403/500/502/503, ...):
@@ -333,19 +362,32 @@ async fn rclone_survives_the_realistic_profile() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
-    run(&["copy", src.to_str().unwrap(), "acd:real", "--transfers", "8"]);
+    run(&[
+        "copy",
+        src.to_str().unwrap(),
+        "acd:real",
+        "--transfers",
+        "8",
+    ]);
     // Listings lag 1-2 s behind uploads under this profile, and rclone does not wait: poll.
-    let expected: BTreeMap<String, u64> = tree.iter().map(|(k, v)| (k.clone(), v.len() as u64)).collect();
+    let expected: BTreeMap<String, u64> = tree
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len() as u64))
+        .collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let listed = parse_ls(&run(&["ls", "acd:real"]));
         if listed == expected {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the listing never caught up: {listed:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listing never caught up: {listed:?}"
+        );
     }
     let sums = parse_sums(&run(&["md5sum", "acd:real"]));
-    let local_sums: BTreeMap<String, String> = tree.iter().map(|(k, v)| (k.clone(), md5_hex(v))).collect();
+    let local_sums: BTreeMap<String, String> =
+        tree.iter().map(|(k, v)| (k.clone(), md5_hex(v))).collect();
     assert_eq!(sums, local_sums);
     let back = local.path().join("back");
     run(&["copy", "acd:real", back.to_str().unwrap()]);
