@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::api::{
     AppStateRef, Params, list_json, node_json, paging, read_json, settle_phantoms, take_lost_page,
 };
+use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::store::filter::{Filter, parse};
@@ -23,12 +24,27 @@ fn filter_of(params: &Params) -> ApiResult<Filter> {
 
 /// `GET nodes?filters=...`: search every node of the account.
 pub async fn search(state: AppStateRef, caller: Caller, params: Params) -> ApiResult<Json<Value>> {
-    let filter = filter_of(&params)?;
-    let (after, limit) = paging(&state, &params)?;
-    let page = state
-        .meta
-        .search(caller.account.id, &filter, None, after, limit)?;
-    Ok(Json(list_json(&state, &page, &params)?))
+    list(&state, &caller, None, &params)
+}
+
+/// One page of a search, or of one folder's children: lets due phantom uploads appear, checks
+/// the cursor, and skips a page an injected 429 "lost".
+fn list(
+    state: &AppState,
+    caller: &Caller,
+    parent: Option<&str>,
+    params: &Params,
+) -> ApiResult<Json<Value>> {
+    let filter = filter_of(params)?;
+    settle_phantoms(state, caller.account.id);
+    let account = caller.account.id;
+    let (mut after, limit) = paging(state, params)?;
+    if take_lost_page(state, params) {
+        let lost = state.meta.search(account, &filter, parent, after, limit)?;
+        after = lost.next_after.unwrap_or(i64::MAX);
+    }
+    let page = state.meta.search(account, &filter, parent, after, limit)?;
+    Ok(Json(list_json(state, &page, params)?))
 }
 
 /// `GET nodes/{id}/children`: a folder's children, optionally filtered.
@@ -45,19 +61,7 @@ pub async fn children(
     if !folder.is_folder() {
         return Err(ApiError::bad_request(format!("Node {id} is not a folder")));
     }
-    let filter = filter_of(&params)?;
-    settle_phantoms(&state, caller.account.id);
-    let (mut after, limit) = paging(&state, &params)?;
-    if take_lost_page(&state, &params) {
-        let lost = state
-            .meta
-            .search(caller.account.id, &filter, Some(&id), after, limit)?;
-        after = lost.next_after.unwrap_or(i64::MAX);
-    }
-    let page = state
-        .meta
-        .search(caller.account.id, &filter, Some(&id), after, limit)?;
-    Ok(Json(list_json(&state, &page, &params)?))
+    list(&state, &caller, Some(&id), &params)
 }
 
 /// `GET nodes/{id}`, with `tempLink=true` and `asset=ALL|NONE`. `tempLink` on a folder is

@@ -58,6 +58,16 @@ async fn add(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Jso
             .map_err(|_| ApiError::bad_request("TOML must be UTF-8"))?;
         let plan: FaultPlan = toml::from_str(&text)
             .map_err(|e| ApiError::bad_request(format!("Invalid fault TOML: {e}")))?;
+        // A `[settings]` table in the text replaces the switches too (all or nothing).
+        let has_settings =
+            toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("settings"));
+        if has_settings {
+            for rule in &plan.rules {
+                rule.validate()
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            }
+            state.faults.set_settings(plan.settings.clone());
+        }
         plan.rules
     } else {
         let bytes = axum::body::to_bytes(request.into_body(), state.config.max_json_body)

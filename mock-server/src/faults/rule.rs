@@ -38,13 +38,45 @@ pub struct Rule {
 }
 
 /// One operation name or several.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// A single operation.
     One(Operation),
     /// Any of these operations.
     Many(Vec<Operation>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    /// Names an unknown operation in the error (an untagged enum would only say that no
+    /// variant matched).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Names {
+            One(String),
+            Many(Vec<String>),
+        }
+        let parse = |name: String| {
+            serde_json::from_value::<Operation>(serde_json::Value::String(name.clone())).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "match.operation: unknown operation {name:?} (one of endpoint, token, root, lookup, \
+                     list, get_node, create_folder, upload, overwrite, download, templink, patch, move, \
+                     add_parent, remove_parent, trash, restore, changes, account, purge, properties, \
+                     sign_in, other)"
+                ))
+            })
+        };
+        match Names::deserialize(deserializer) {
+            Ok(Names::One(name)) => Ok(Self::One(parse(name)?)),
+            Ok(Names::Many(names)) => Ok(Self::Many(
+                names.into_iter().map(parse).collect::<Result<_, _>>()?,
+            )),
+            Err(_) => Err(serde::de::Error::custom(
+                "match.operation: expected an operation name or a list of them",
+            )),
+        }
+    }
 }
 
 impl OneOrMany {
