@@ -56,13 +56,30 @@ struct Plan {
     tasks: usize,
     /// Repetitions of every figure (the median is reported).
     reps: usize,
+    /// Which groups run: name lookups, GET nodes/{id}, big transfers (`--only=lookups,get,transfer`).
+    lookups_on: bool,
+    get_on: bool,
+    transfer_on: bool,
 }
 
 impl Plan {
     fn from_args() -> Self {
         // `cargo bench` passes `--bench`; anything unknown is ignored.
-        let quick = std::env::args().skip(1).any(|a| a == "--quick");
-        if quick {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        let only: Vec<&str> = args
+            .iter()
+            .filter_map(|a| a.strip_prefix("--only="))
+            .flat_map(|list| list.split(','))
+            .collect();
+        for name in &only {
+            assert!(
+                ["lookups", "get", "transfer"].contains(name),
+                "--only takes lookups, get and transfer, not {name:?}"
+            );
+        }
+        let on = |name: &str| only.is_empty() || only.contains(&name);
+        let plan = if quick {
             Self {
                 quick,
                 big: 128 * MIB,
@@ -72,6 +89,9 @@ impl Plan {
                 gets: 8_000,
                 tasks: 8,
                 reps: 3,
+                lookups_on: true,
+                get_on: true,
+                transfer_on: true,
             }
         } else {
             Self {
@@ -83,7 +103,16 @@ impl Plan {
                 gets: 30_000,
                 tasks: 8,
                 reps: 3,
+                lookups_on: true,
+                get_on: true,
+                transfer_on: true,
             }
+        };
+        Self {
+            lookups_on: on("lookups"),
+            get_on: on("get"),
+            transfer_on: on("transfer"),
+            ..plan
         }
     }
 }
@@ -598,84 +627,23 @@ fn main() {
     runtime.block_on(run(plan));
 }
 
-async fn run(plan: Plan) {
-    let total_started = Instant::now();
-    println!(
-        "acd-mock bench ({}): {} MiB file, folders of {} and {} children, {} reps, {} CPUs",
-        if plan.quick { "quick" } else { "full" },
-        plan.big / MIB,
-        plan.folders[0],
-        plan.folders[1],
-        plan.reps,
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-    );
-    let data = tempfile::Builder::new()
-        .prefix("acd-mock-bench")
-        .tempdir()
-        .unwrap();
-    let server = MockServer::builder()
-        .data_dir(data.path())
-        .quota(u64::MAX / 4)
-        .page_size(200)
-        .start()
-        .await
-        .unwrap();
-    let token = server.mint_token(None).unwrap();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap();
-    let ctx = Ctx {
-        client,
-        url: server.url().to_string(),
-        metadata: server.metadata_url(),
-        content: server.content_url(),
-        bearer: token.access_token.clone(),
-    };
-    let mut rng = Rng(42);
-    let mut figures = Vec::new();
-
-    // ---- seeding
-    let seeding_started = Instant::now();
-    let folders = ctx
-        .seed(&json!({"nodes": [
-            {"name": "bench-small", "kind": "FOLDER"},
-            {"name": "bench-large", "kind": "FOLDER"},
-            {"name": "bench-big", "kind": "FOLDER"},
-        ]}))
-        .await;
-    let folder_ids: Vec<String> = folders.into_iter().map(|(_, id)| id).collect();
-    let mut child_ids = Vec::new();
-    let mut seed_seconds = Vec::new();
-    for (folder, &n) in folder_ids.iter().zip(&plan.folders) {
-        let started = Instant::now();
-        child_ids.push(ctx.fill(folder, n, plan.batch, 4).await);
-        let elapsed = started.elapsed();
-        seed_seconds.push(elapsed.as_secs_f64());
-        println!(
-            "seeded {n} children in {:.1} s ({:.0} nodes/s)",
-            elapsed.as_secs_f64(),
-            n as f64 / elapsed.as_secs_f64()
-        );
-    }
-    let seeding = seeding_started.elapsed();
-
-    // ---- 1. name lookups, alternating small and large folder
+/// Name lookups in the small and the large folder, alternating; the large folder's figure
+/// beside the small one's.
+async fn bench_lookups(ctx: &Ctx, plan: &Plan, folder_ids: &[String], rng: &mut Rng) -> Figure {
     let mut small = Vec::new();
     let mut large = Vec::new();
     // Warm-up (prepared statements, connections, page cache).
-    lookups(&ctx, &folder_ids[0], plan.folders[0], 100, &mut rng).await;
-    lookups(&ctx, &folder_ids[1], plan.folders[1], 100, &mut rng).await;
+    lookups(ctx, &folder_ids[0], plan.folders[0], 100, rng).await;
+    lookups(ctx, &folder_ids[1], plan.folders[1], 100, rng).await;
     for rep in 0..plan.reps {
         let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
             let rate = lookups(
-                &ctx,
+                ctx,
                 &folder_ids[which],
                 plan.folders[which],
                 plan.lookups,
-                &mut rng,
+                rng,
             )
             .await;
             if which == 0 { &mut small } else { &mut large }.push(rate);
@@ -691,7 +659,7 @@ async fn run(plan: Plan) {
     }
     let (s, l) = (median(&small), median(&large));
     let cost = s / l;
-    figures.push(Figure {
+    Figure {
         key: "name_lookup",
         figure: format!(
             "name lookups/s, folder of {}k (baseline: {}k)",
@@ -708,26 +676,11 @@ async fn run(plan: Plan) {
         ratio: cost,
         target: "~1x (<=1.5x)",
         met: Some(cost <= 1.5),
-    });
+    }
+}
 
-    // ---- 2. GET nodes/{id}
-    let sample_id = &child_ids[1][0];
-    let node_json = ctx
-        .client
-        .get(format!("{}nodes/{sample_id}", ctx.metadata))
-        .bearer_auth(&ctx.bearer)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let chunk = pattern();
-    let bare = Arc::new(Bare {
-        node_json,
-        chunk: chunk.clone(),
-    });
-    let bare_url = start_bare(Arc::clone(&bare)).await;
+/// `GET nodes/{id}` of the mock beside the bare axum handler, alternating.
+async fn bench_get(ctx: &Ctx, plan: &Plan, child_ids: &[Vec<String>], bare_url: &str) -> Figure {
     let mock_urls: Arc<Vec<String>> = Arc::new(
         child_ids
             .iter()
@@ -738,24 +691,24 @@ async fn run(plan: Plan) {
     let bare_urls: Arc<Vec<String>> = Arc::new(
         mock_urls
             .iter()
-            .map(|u| u.replacen(&ctx.url, &bare_url, 1))
+            .map(|u| u.replacen(&ctx.url, bare_url, 1))
             .collect(),
     );
-    get_many(&ctx, Arc::clone(&mock_urls), 500, plan.tasks, 1).await;
-    get_many(&ctx, Arc::clone(&bare_urls), 500, plan.tasks, 1).await;
+    get_many(ctx, Arc::clone(&mock_urls), 500, plan.tasks, 1).await;
+    get_many(ctx, Arc::clone(&bare_urls), 500, plan.tasks, 1).await;
     let (mut mock_gets, mut bare_gets) = (Vec::new(), Vec::new());
     for rep in 0..plan.reps {
         let seed = 100 + rep as u64;
         if rep % 2 == 0 {
             mock_gets
-                .push(get_many(&ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
+                .push(get_many(ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
             bare_gets
-                .push(get_many(&ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
+                .push(get_many(ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
         } else {
             bare_gets
-                .push(get_many(&ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
+                .push(get_many(ctx, Arc::clone(&bare_urls), plan.gets, plan.tasks, seed).await);
             mock_gets
-                .push(get_many(&ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
+                .push(get_many(ctx, Arc::clone(&mock_urls), plan.gets, plan.tasks, seed).await);
         }
         println!(
             "GET nodes/{{id}} rep {}: mock {:.0}/s, bare axum {:.0}/s",
@@ -765,7 +718,7 @@ async fn run(plan: Plan) {
         );
     }
     let (m, b) = (median(&mock_gets), median(&bare_gets));
-    figures.push(Figure {
+    Figure {
         key: "get_node",
         figure: format!("GET nodes/{{id}} req/s, {} tasks", plan.tasks),
         unit: "/s",
@@ -778,9 +731,20 @@ async fn run(plan: Plan) {
         ratio: m / b,
         target: "info",
         met: None,
-    });
+    }
+}
 
-    // ---- 3. big upload and download
+/// Big upload and download, with their baselines; also the figures that say where the
+/// upload's time goes.
+async fn bench_transfers(
+    ctx: &Ctx,
+    plan: &Plan,
+    state: &acd_mock::AppState,
+    chunk: &Bytes,
+    bare_url: &str,
+    folder: &str,
+) -> (Vec<Figure>, Value) {
+    let mut figures = Vec::new();
     let size = plan.big;
     let (mut md5s, mut ups, mut downs, mut bare_downs, mut sinks) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -801,11 +765,11 @@ async fn run(plan: Plan) {
             expected_md5 = md5;
         }
         let up = upload(
-            &ctx,
-            &chunk,
+            ctx,
+            chunk,
             size,
             &format!("big-{rep}.bin"),
-            &folder_ids[2],
+            folder,
             &expected_md5,
         )
         .await;
@@ -820,14 +784,14 @@ async fn run(plan: Plan) {
         let id = up.id;
         let mock_blob_url = format!("{}nodes/{id}/content", ctx.content);
         if rep % 2 == 0 {
-            bare_downs.push(download(&ctx, &bare_blob_url, size).await);
-            downs.push(download(&ctx, &mock_blob_url, size).await);
+            bare_downs.push(download(ctx, &bare_blob_url, size).await);
+            downs.push(download(ctx, &mock_blob_url, size).await);
         } else {
-            downs.push(download(&ctx, &mock_blob_url, size).await);
-            bare_downs.push(download(&ctx, &bare_blob_url, size).await);
+            downs.push(download(ctx, &mock_blob_url, size).await);
+            bare_downs.push(download(ctx, &bare_blob_url, size).await);
         }
-        sinks.push(sink_upload(&ctx, &bare_url, &chunk, size).await);
-        writers.push(blob_writer_only(server.state(), &chunk, size, &expected_md5).await);
+        sinks.push(sink_upload(ctx, bare_url, chunk, size).await);
+        writers.push(blob_writer_only(state, chunk, size, &expected_md5).await);
         println!(
             "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s ({:.0} MB/s until the last byte, \
              then {:.0} ms to the answer), bare sink upload {:.0} MB/s, blob writer alone {:.0} \
@@ -905,17 +869,131 @@ async fn run(plan: Plan) {
         met: None,
     });
 
+    let diagnostics = json!({
+        "upload_streaming_mb_s": streaming,
+        "upload_tail_ms": tails,
+    });
+    (figures, diagnostics)
+}
+
+async fn run(plan: Plan) {
+    let total_started = Instant::now();
+    println!(
+        "acd-mock bench ({}): {} MiB file, folders of {} and {} children, {} reps, {} CPUs",
+        if plan.quick { "quick" } else { "full" },
+        plan.big / MIB,
+        plan.folders[0],
+        plan.folders[1],
+        plan.reps,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let data = tempfile::Builder::new()
+        .prefix("acd-mock-bench")
+        .tempdir()
+        .unwrap();
+    let server = MockServer::builder()
+        .data_dir(data.path())
+        .quota(u64::MAX / 4)
+        .page_size(200)
+        .start()
+        .await
+        .unwrap();
+    let token = server.mint_token(None).unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let ctx = Ctx {
+        client,
+        url: server.url().to_string(),
+        metadata: server.metadata_url(),
+        content: server.content_url(),
+        bearer: token.access_token.clone(),
+    };
+    let mut figures = Vec::new();
+    let mut diagnostics = serde_json::Map::new();
+
+    // ---- seeding
+    let seeding_started = Instant::now();
+    let folder_ids: Vec<String> = ctx
+        .seed(&json!({"nodes": [
+            {"name": "bench-small", "kind": "FOLDER"},
+            {"name": "bench-large", "kind": "FOLDER"},
+            {"name": "bench-big", "kind": "FOLDER"},
+        ]}))
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    let mut child_ids = Vec::new();
+    if plan.lookups_on || plan.get_on {
+        let mut seed_seconds = Vec::new();
+        for (folder, &n) in folder_ids.iter().zip(&plan.folders) {
+            let started = Instant::now();
+            child_ids.push(ctx.fill(folder, n, plan.batch, 4).await);
+            let elapsed = started.elapsed();
+            seed_seconds.push(elapsed.as_secs_f64());
+            println!(
+                "seeded {n} children in {:.1} s ({:.0} nodes/s)",
+                elapsed.as_secs_f64(),
+                n as f64 / elapsed.as_secs_f64()
+            );
+        }
+        diagnostics.insert("seed_seconds_per_folder".into(), json!(seed_seconds));
+    }
+    let seeding = seeding_started.elapsed();
+
+    // ---- the bare axum server of the baselines
+    let node_json = match child_ids.get(1).and_then(|ids| ids.first()) {
+        Some(id) => ctx
+            .client
+            .get(format!("{}nodes/{id}", ctx.metadata))
+            .bearer_auth(&ctx.bearer)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+        None => Bytes::new(),
+    };
+    let chunk = pattern();
+    let bare_url = start_bare(Arc::new(Bare {
+        node_json,
+        chunk: chunk.clone(),
+    }))
+    .await;
+
+    if plan.lookups_on {
+        let mut rng = Rng(42);
+        figures.push(bench_lookups(&ctx, &plan, &folder_ids, &mut rng).await);
+    }
+    if plan.get_on {
+        figures.push(bench_get(&ctx, &plan, &child_ids, &bare_url).await);
+    }
+    if plan.transfer_on {
+        let (more, extra) = bench_transfers(
+            &ctx,
+            &plan,
+            server.state(),
+            &chunk,
+            &bare_url,
+            &folder_ids[2],
+        )
+        .await;
+        figures.extend(more);
+        if let Value::Object(extra) = extra {
+            diagnostics.extend(extra);
+        }
+    }
+
     server.shutdown().await;
     drop(data);
     let total = total_started.elapsed();
     println!();
     print_table(&figures);
-    let diagnostics = json!({
-        "seed_seconds_per_folder": seed_seconds,
-        "upload_streaming_mb_s": streaming,
-        "upload_tail_ms": tails,
-    });
-    let path = write_json(&plan, &figures, total, seeding, diagnostics);
+    let path = write_json(&plan, &figures, total, seeding, Value::Object(diagnostics));
     println!();
     println!(
         "total {:.1} s (seeding {:.1} s); wrote {}",

@@ -16,7 +16,8 @@ pub async fn trash(
     Path(id): Path<String>,
     _body: Body,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(state.meta.trash(caller.account.id, &id)?.json()))
+    let lag = state.faults.listing_lag();
+    Ok(Json(state.meta.trash(caller.account.id, &id, lag)?.json()))
 }
 
 /// `POST trash/{id}/restore`: back to all of its parents; 409 if a live sibling took the name.

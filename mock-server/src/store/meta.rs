@@ -443,11 +443,20 @@ impl MetaStore {
         sql.push_str(" AND (n.visible_from IS NULL OR n.visible_from <= ?)");
         params.push(Value::Integer(now));
         if !filter.mentions_status() {
-            sql.push_str(" AND +n.status <> 'TRASH'");
+            // (Listing lag: a node trashed moments ago still shows.)
+            sql.push_str(" AND (+n.status <> 'TRASH' OR n.trash_lag_until > ?)");
+            params.push(Value::Integer(now));
         }
         sql.push_str(&format!(" AND ({})", cond.sql));
         params.extend(cond.params);
-        self.page(&sql, params, after, limit)
+        let mut page = self.page(&sql, params, after, limit)?;
+        if !filter.mentions_status() {
+            // Only the listing lag lets a trashed node in here: show it as it was.
+            for node in page.nodes.iter_mut().filter(|n| n.is_trashed()) {
+                node.status = AVAILABLE.to_string();
+            }
+        }
+        Ok(page)
     }
 
     /// One page of the trash: nodes trashed directly (not as part of a trashed folder).
@@ -756,7 +765,10 @@ impl MetaStore {
     }
 
     /// Trashes a node and, for a folder, its live subtree.
-    pub fn trash(&self, account: i64, id: &str) -> ApiResult<Node> {
+    ///
+    /// With a listing lag, searches keep showing the trashed nodes as AVAILABLE until it passes.
+    pub fn trash(&self, account: i64, id: &str, lag_ms: i64) -> ApiResult<Node> {
+        let lag_until = (lag_ms > 0).then(|| now_ms() + lag_ms);
         self.write(account, id, |tx, node| {
             if node.is_root {
                 return Err(ApiError::Forbidden("The root folder cannot be trashed".into()));
@@ -765,16 +777,16 @@ impl MetaStore {
                 return Ok(());
             }
             tx.execute(
-                "UPDATE nodes SET status = 'TRASH', trashed_with = NULL WHERE id = ?",
-                [&node.id],
+                "UPDATE nodes SET status = 'TRASH', trashed_with = NULL, trash_lag_until = ? WHERE id = ?",
+                params![lag_until, node.id],
             )?;
             if node.is_folder() {
                 for child in live_descendants(tx, &node.id)? {
                     let change = bump_change(tx, account)?;
                     tx.execute(
                         "UPDATE nodes SET status = 'TRASH', trashed_with = ?, change_seq = ?, modified = ?, \
-                         version = version + 1, etag = ? WHERE id = ?",
-                        params![node.id, change, now_ms(), etag(), child],
+                         version = version + 1, etag = ?, trash_lag_until = ? WHERE id = ?",
+                        params![node.id, change, now_ms(), etag(), lag_until, child],
                     )?;
                 }
             }
@@ -792,14 +804,14 @@ impl MetaStore {
                 ensure_name_free(tx, &node.parents, name, Some(&node.id))?;
             }
             tx.execute(
-                "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL WHERE id = ?",
+                "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL, trash_lag_until = NULL WHERE id = ?",
                 [&node.id],
             )?;
             let with = collect_strings(tx, "SELECT id FROM nodes WHERE trashed_with = ?", [&node.id])?;
             for child in with {
                 let change = bump_change(tx, account)?;
                 tx.execute(
-                    "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL, change_seq = ?, modified = ?, \
+                    "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL, trash_lag_until = NULL, change_seq = ?, modified = ?, \
                      version = version + 1, etag = ? WHERE id = ?",
                     params![change, now_ms(), etag(), child],
                 )?;

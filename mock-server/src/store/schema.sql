@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     blob            TEXT,
     trashed_with    TEXT,
     change_seq      INTEGER NOT NULL,
-    visible_from    INTEGER
+    visible_from    INTEGER,
+    trash_lag_until INTEGER
 );
 CREATE INDEX IF NOT EXISTS nodes_by_name ON nodes (name, account);
 CREATE INDEX IF NOT EXISTS nodes_by_name_lower ON nodes (name_lower, account);
