@@ -492,6 +492,23 @@ async fn blob_writer_only(state: &acd_mock::AppState, chunk: &Bytes, size: u64, 
     mb_per_s(size, elapsed)
 }
 
+/// Writes `size` bytes of the pattern to a file in `dir` and fsyncs it, on one thread (what
+/// the disk allows a durable upload at best), then deletes it; MB/s.
+fn disk_write_fsync(dir: &std::path::Path, chunk: &Bytes, size: u64) -> f64 {
+    use std::io::Write;
+    let path = dir.join("bench-disk-baseline");
+    let started = Instant::now();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for piece in pattern_stream(chunk, size) {
+        file.write_all(&piece).unwrap();
+    }
+    file.sync_all().unwrap();
+    let elapsed = started.elapsed();
+    drop(file);
+    std::fs::remove_file(&path).unwrap();
+    mb_per_s(size, elapsed)
+}
+
 /// Posts `size` bytes of the pattern to the bare sink; MB/s.
 async fn sink_upload(ctx: &Ctx, bare_url: &str, chunk: &Bytes, size: u64) -> f64 {
     let body = reqwest::Body::wrap_stream(stream::iter(
@@ -743,6 +760,7 @@ async fn bench_transfers(
     chunk: &Bytes,
     bare_url: &str,
     folder: &str,
+    data_dir: &std::path::Path,
 ) -> (Vec<Figure>, Value) {
     let mut figures = Vec::new();
     let size = plan.big;
@@ -750,7 +768,7 @@ async fn bench_transfers(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let bare_blob_url = format!("{bare_url}/blob/{size}");
     let mut expected_md5 = String::new();
-    let mut writers = Vec::new();
+    let (mut writers, mut disks) = (Vec::new(), Vec::new());
     let (mut tails, mut streaming) = (Vec::new(), Vec::new());
     for rep in 0..plan.reps {
         let hash = || {
@@ -791,11 +809,21 @@ async fn bench_transfers(
             bare_downs.push(download(ctx, &bare_blob_url, size).await);
         }
         sinks.push(sink_upload(ctx, bare_url, chunk, size).await);
-        writers.push(blob_writer_only(state, chunk, size, &expected_md5).await);
+        let disk = || {
+            let (dir, chunk) = (data_dir.to_path_buf(), chunk.clone());
+            tokio::task::spawn_blocking(move || disk_write_fsync(&dir, &chunk, size))
+        };
+        if rep % 2 == 0 {
+            disks.push(disk().await.unwrap());
+            writers.push(blob_writer_only(state, chunk, size, &expected_md5).await);
+        } else {
+            writers.push(blob_writer_only(state, chunk, size, &expected_md5).await);
+            disks.push(disk().await.unwrap());
+        }
         println!(
             "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s ({:.0} MB/s until the last byte, \
-             then {:.0} ms to the answer), bare sink upload {:.0} MB/s, blob writer alone {:.0} \
-             MB/s, download {:.0} MB/s, bare download {:.0} MB/s",
+             then {:.0} ms to the answer), bare sink upload {:.0} MB/s, disk write+fsync {:.0} \
+             MB/s, blob writer alone {:.0} MB/s, download {:.0} MB/s, bare download {:.0} MB/s",
             size / MIB,
             rep + 1,
             md5s[rep],
@@ -803,6 +831,7 @@ async fn bench_transfers(
             streaming[rep],
             tails[rep],
             sinks[rep],
+            disks[rep],
             writers[rep],
             downs[rep],
             bare_downs[rep]
@@ -832,7 +861,7 @@ async fn bench_transfers(
         mock_samples: ups.clone(),
         baseline_name: "md-5, one core",
         baseline: h,
-        baseline_samples: md5s.clone(),
+        baseline_samples: md5s,
         ratio_name: "mock/md5",
         ratio: u / h,
         target: ">=0.8",
@@ -844,12 +873,27 @@ async fn bench_transfers(
         figure: format!("upload MB/s, {} MiB file (vs HTTP only)", size / MIB),
         unit: "MB/s",
         mock: u,
-        mock_samples: ups,
+        mock_samples: ups.clone(),
         baseline_name: "bare axum sink",
         baseline: sk,
         baseline_samples: sinks,
         ratio_name: "mock/sink",
         ratio: u / sk,
+        target: "info",
+        met: None,
+    });
+    let dk = median(&disks);
+    figures.push(Figure {
+        key: "upload_vs_disk",
+        figure: format!("upload MB/s, {} MiB file (vs disk)", size / MIB),
+        unit: "MB/s",
+        mock: u,
+        mock_samples: ups,
+        baseline_name: "write+fsync, one thread",
+        baseline: dk,
+        baseline_samples: disks.clone(),
+        ratio_name: "mock/disk",
+        ratio: u / dk,
         target: "info",
         met: None,
     });
@@ -860,15 +904,14 @@ async fn bench_transfers(
         unit: "MB/s",
         mock: w,
         mock_samples: writers,
-        baseline_name: "md-5, one core",
-        baseline: h,
-        baseline_samples: md5s,
-        ratio_name: "writer/md5",
-        ratio: w / h,
+        baseline_name: "write+fsync, one thread",
+        baseline: dk,
+        baseline_samples: disks,
+        ratio_name: "writer/disk",
+        ratio: w / dk,
         target: "info",
         met: None,
     });
-
     let diagnostics = json!({
         "upload_streaming_mb_s": streaming,
         "upload_tail_ms": tails,
@@ -980,6 +1023,7 @@ async fn run(plan: Plan) {
             &chunk,
             &bare_url,
             &folder_ids[2],
+            data.path(),
         )
         .await;
         figures.extend(more);

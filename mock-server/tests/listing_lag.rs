@@ -102,7 +102,7 @@ async fn moved_and_trashed_nodes_linger_in_listings() {
         .cloned()
         .expect("the moved node still shows under its old parent");
     assert_eq!(ghost["parents"], json!([b]));
-    assert_eq!(ids(&ctx.list(&format!("parents:{b}")).await), [a.clone()]);
+    assert_eq!(ids(&ctx.list(&format!("parents:{b}")).await), vec![a.clone()]);
     eventually("the old parent forgetting the moved node", || async {
         !ids(&ctx.list(&format!("parents:{root}")).await).contains(&a)
     })
@@ -114,7 +114,7 @@ async fn moved_and_trashed_nodes_linger_in_listings() {
     let (_, node) = ctx.node(&a).await;
     assert_eq!(node["status"], "TRASH");
     let listed = ctx.list(&format!("parents:{b}")).await;
-    assert_eq!(ids(&listed), [a.clone()]);
+    assert_eq!(ids(&listed), vec![a.clone()]);
     assert_eq!(listed["data"][0]["status"], "AVAILABLE");
     eventually("the trashed node leaving the listing", || async {
         ids(&ctx.list(&format!("parents:{b}")).await).is_empty()
