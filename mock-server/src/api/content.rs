@@ -211,18 +211,18 @@ pub async fn upload(
         account: Some(&caller.account.email),
         body_size: Some(written.size),
     };
+    let node = NewNode {
+        kind: FILE,
+        name,
+        parents,
+        created_by: created_by(&caller),
+        labels: meta.labels,
+        description: meta.description,
+        content: Some(content),
+        status: AVAILABLE,
+        hidden_ms: 0,
+    };
     if let Some(rule) = state.faults.phantom_rule(&facts) {
-        let node = NewNode {
-            kind: FILE,
-            name,
-            parents,
-            created_by: created_by(&caller),
-            labels: meta.labels,
-            description: meta.description,
-            content: Some(content),
-            status: AVAILABLE,
-            hidden_ms: 0,
-        };
         return Ok(phantom(&state, caller.account.id, node, &rule));
     }
     let result = (|| {
@@ -232,19 +232,10 @@ pub async fn upload(
         {
             return Err(ApiError::Duplicate { node_id });
         }
+        let hidden_ms = state.faults.listing_lag();
         state.meta.create(
             caller.account.id,
-            NewNode {
-                kind: FILE,
-                name,
-                parents,
-                created_by: created_by(&caller),
-                labels: meta.labels,
-                description: meta.description,
-                content: Some(content),
-                status: AVAILABLE,
-                hidden_ms: state.faults.listing_lag(),
-            },
+            NewNode { hidden_ms, ..node },
             Some(caller.account.quota),
         )
     })();
