@@ -11,7 +11,13 @@
 //!    returns the same JSON from memory (the HTTP stack's ceiling).
 //! 3. Upload and download of one big file over HTTP, streamed on both sides: the download
 //!    beside a bare axum handler serving the same bytes from memory, the upload beside the
-//!    single-core speed of the md-5 crate (the server hashes every uploaded byte).
+//!    single-core speed of the md-5 crate (the server hashes every uploaded byte). Rows marked
+//!    `info` say where an upload's time goes: the same bytes posted to a bare axum sink (HTTP
+//!    alone), written and fsynced by one thread (the disk alone), and fed straight to the mock's
+//!    blob writer (hash + write + fsync, no HTTP).
+//!
+//! `--only=lookups,get,transfer` runs some groups only (seeding is skipped without lookups
+//! and get).
 //!
 //! The mock runs in-process with a data directory in a temporary directory, so blobs and
 //! metadata go to disk as in real use (fsync included).
@@ -60,6 +66,9 @@ struct Plan {
     lookups_on: bool,
     get_on: bool,
     transfer_on: bool,
+    /// `--durable`: run the mock with a data directory (every blob fsynced, as `--data-dir`
+    /// does) instead of its default temporary store.
+    durable: bool,
 }
 
 impl Plan {
@@ -67,6 +76,7 @@ impl Plan {
         // `cargo bench` passes `--bench`; anything unknown is ignored.
         let args: Vec<String> = std::env::args().skip(1).collect();
         let quick = args.iter().any(|a| a == "--quick");
+        let durable = args.iter().any(|a| a == "--durable");
         let only: Vec<&str> = args
             .iter()
             .filter_map(|a| a.strip_prefix("--only="))
@@ -92,6 +102,7 @@ impl Plan {
                 lookups_on: true,
                 get_on: true,
                 transfer_on: true,
+                durable: false,
             }
         } else {
             Self {
@@ -106,12 +117,14 @@ impl Plan {
                 lookups_on: true,
                 get_on: true,
                 transfer_on: true,
+                durable: false,
             }
         };
         Self {
             lookups_on: on("lookups"),
             get_on: on("get"),
             transfer_on: on("transfer"),
+            durable,
             ..plan
         }
     }
@@ -870,7 +883,7 @@ async fn bench_transfers(
     let sk = median(&sinks);
     figures.push(Figure {
         key: "upload_vs_bare_sink",
-        figure: format!("upload MB/s, {} MiB file (vs HTTP only)", size / MIB),
+        figure: format!("upload MB/s, {} MiB file (vs bare HTTP sink)", size / MIB),
         unit: "MB/s",
         mock: u,
         mock_samples: ups.clone(),
@@ -922,8 +935,13 @@ async fn bench_transfers(
 async fn run(plan: Plan) {
     let total_started = Instant::now();
     println!(
-        "acd-mock bench ({}): {} MiB file, folders of {} and {} children, {} reps, {} CPUs",
+        "acd-mock bench ({}, {}): {} MiB file, folders of {} and {} children, {} reps, {} CPUs",
         if plan.quick { "quick" } else { "full" },
+        if plan.durable {
+            "durable store"
+        } else {
+            "default store"
+        },
         plan.big / MIB,
         plan.folders[0],
         plan.folders[1],
@@ -934,8 +952,11 @@ async fn run(plan: Plan) {
         .prefix("acd-mock-bench")
         .tempdir()
         .unwrap();
-    let server = MockServer::builder()
-        .data_dir(data.path())
+    let mut builder = MockServer::builder();
+    if plan.durable {
+        builder = builder.data_dir(data.path());
+    }
+    let server = builder
         .quota(u64::MAX / 4)
         .page_size(200)
         .start()

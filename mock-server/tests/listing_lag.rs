@@ -102,7 +102,10 @@ async fn moved_and_trashed_nodes_linger_in_listings() {
         .cloned()
         .expect("the moved node still shows under its old parent");
     assert_eq!(ghost["parents"], json!([b]));
-    assert_eq!(ids(&ctx.list(&format!("parents:{b}")).await), vec![a.clone()]);
+    assert_eq!(
+        ids(&ctx.list(&format!("parents:{b}")).await),
+        vec![a.clone()]
+    );
     eventually("the old parent forgetting the moved node", || async {
         !ids(&ctx.list(&format!("parents:{root}")).await).contains(&a)
     })

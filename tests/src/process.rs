@@ -3,6 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -17,21 +18,30 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// The path of a workspace binary, building it first (a no-op when it is up to date).
+/// The path of a workspace binary, making sure it is built and up to date first.
+///
+/// It runs `cargo test --workspace --no-run` once per test process: under the README's
+/// `cargo test --workspace` that is a no-op (the same build with the same features), and
+/// under `cargo test -p acd-e2e` it builds the binaries the tests need. (A plain
+/// `cargo build -p PACKAGE` would resolve other features and rebuild half the dependency tree.)
 pub fn binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let dir = target_dir()?;
-    let profile_release = dir.file_name().is_some_and(|n| n == "release");
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", package, "--bin", name]);
-    if profile_release {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .with_context(|| format!("cannot run cargo to build {name}"))?;
-    if !status.success() {
-        bail!("building {name} failed");
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["test", "--workspace", "--no-run", "--quiet"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        match build.status() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("building the workspace failed ({status})")),
+            Err(error) => Err(format!("cannot run cargo: {error}")),
+        }
+    });
+    if let Err(error) = built {
+        bail!("{error} (needed for {package}'s {name})");
     }
     let path = dir.join(name);
     if !path.exists() {

@@ -110,21 +110,25 @@ impl BlobStore {
         let (tx, mut rx) = mpsc::channel::<Bytes>(16);
         let durable = self.durable;
         let dir = self.dir.clone();
+        // Two threads, so hashing and writing overlap: this one hashes and hands each chunk on
+        // (cloning `Bytes` copies nothing); the other writes it.
         let task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
-            let file = std::fs::File::create(&tmp)?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Bytes>(8);
+            let path = tmp.clone();
+            let disk = std::thread::Builder::new()
+                .name("acd-mock-blob-writer".into())
+                .spawn(move || write_chunks(&path, from_hasher, durable))?;
             let mut md5 = Md5::new();
-            let mut size = 0u64;
             while let Some(chunk) = rx.blocking_recv() {
                 md5.update(&chunk);
-                out.write_all(&chunk)?;
-                size += chunk.len() as u64;
+                if to_disk.send(chunk).is_err() {
+                    break; // The writer failed; joining it reports why.
+                }
             }
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            if durable {
-                file.sync_all()?;
-            }
-            drop(file);
+            drop(to_disk);
+            let size = disk
+                .join()
+                .map_err(|_| std::io::Error::other("the blob writer thread panicked"))??;
             std::fs::rename(&tmp, &dest)?;
             if durable {
                 std::fs::File::open(&dir)?.sync_all()?;
@@ -276,6 +280,38 @@ impl Drop for BlobWriter {
         }
     }
 }
+
+/// Writes chunks to a new file at `path` until the channel closes; returns the size. A
+/// durable store syncs every [`SYNC_EVERY`] bytes on the way, so the final fsync only covers
+/// the tail instead of the whole file.
+fn write_chunks(
+    path: &Path,
+    chunks: std::sync::mpsc::Receiver<Bytes>,
+    durable: bool,
+) -> std::io::Result<u64> {
+    // Small chunks are gathered; large ones go straight through.
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut size = 0u64;
+    let mut unsynced = 0u64;
+    for chunk in chunks {
+        out.write_all(&chunk)?;
+        size += chunk.len() as u64;
+        unsynced += chunk.len() as u64;
+        if durable && unsynced >= SYNC_EVERY {
+            out.flush()?;
+            out.get_ref().sync_data()?;
+            unsynced = 0;
+        }
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    if durable {
+        file.sync_all()?;
+    }
+    Ok(size)
+}
+
+/// How much a durable write buffers before syncing part of it.
+const SYNC_EVERY: u64 = 64 * 1024 * 1024;
 
 /// Lowercase hex of a digest.
 pub fn hex(bytes: &[u8]) -> String {
