@@ -46,7 +46,7 @@ pub const HOSTS: [&str; 8] = [
 #[derive(Debug, thiserror::Error)]
 pub enum InterceptError {
     /// Reading or writing the CA files failed.
-    #[error("CA file {path}: {source}")]
+    #[error("CA file {path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -34,7 +34,7 @@ pub use store::meta::Account;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -42,7 +42,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The data directory could not be prepared.
-    #[error("cannot use the data directory {path}: {source}")]
+    #[error("cannot use the data directory {path}")]
     DataDir {
         /// The directory.
         path: PathBuf,

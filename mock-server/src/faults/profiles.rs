@@ -16,9 +16,7 @@ pub const BUILT_IN: [(&str, &str); 3] = [
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// Not a built-in name and not a readable file.
-    #[error(
-        "--faults {spec}: not one of none, realistic, chaos, and not a readable file: {source}"
-    )]
+    #[error("--faults {spec}: not one of none, realistic, chaos, and not a readable file")]
     Unreadable {
         /// What was given.
         spec: String,
