@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::util::random_base64;
 
 /// Size of the chunks read from disk or generated.
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// Where a file's bytes come from, as stored in the `blob` column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,17 +194,18 @@ impl BlobStore {
             let end = offset + len;
             while pos < end {
                 let n = usize::try_from((end - pos).min(CHUNK as u64)).unwrap_or(CHUNK);
-                let mut buf = vec![0u8; n];
                 let result = match (&blob, file.as_mut()) {
                     (BlobRef::Synthetic(seed), _) => {
+                        let mut buf = vec![0u8; n];
                         synthetic_fill(*seed, pos, &mut buf);
-                        Ok(())
+                        Ok(buf)
                     }
-                    (_, Some(file)) => file.read_exact(&mut buf),
+                    // Read into spare capacity: no zero-filling a buffer about to be overwritten.
+                    (_, Some(file)) => read_chunk(file, n),
                     (_, None) => Err(std::io::Error::other("blob file missing")),
                 };
                 let failed = result.is_err();
-                let item = result.map(|()| Bytes::from(buf));
+                let item = result.map(Bytes::from);
                 if tx.blocking_send(item).is_err() || failed {
                     return;
                 }
@@ -212,6 +213,20 @@ impl BlobStore {
             }
         });
         Ok(tokio_stream_from(rx))
+    }
+}
+
+/// Reads exactly `n` bytes (a blob shorter than its recorded size is an error).
+fn read_chunk(file: &mut std::fs::File, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    file.take(n as u64).read_to_end(&mut buf)?;
+    if buf.len() == n {
+        Ok(buf)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "blob file is shorter than its recorded size",
+        ))
     }
 }
 
