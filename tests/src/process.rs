@@ -96,13 +96,18 @@ impl MockProcess {
     pub fn terminate(&mut self, deadline: Duration) -> anyhow::Result<bool> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status()?;
+        self.wait_exit(deadline)
+    }
+
+    /// Waits (polling, up to `deadline`) for the process to exit; returns whether it exited 0.
+    pub fn wait_exit(&mut self, deadline: Duration) -> anyhow::Result<bool> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Ok(status.success());
             }
             if start.elapsed() > deadline {
-                bail!("acd-mock did not stop within {deadline:?} of SIGTERM");
+                bail!("acd-mock did not exit within {deadline:?}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
