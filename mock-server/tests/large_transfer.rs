@@ -2,13 +2,12 @@
 //! A 2 GiB upload and download through the `acd-mock` binary, both streamed end to end: the
 //! server's peak resident memory stays under 100 MiB, and so does this test's.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Instant;
 
 use bytes::Bytes;
+use common::binary::Mock;
 use futures_util::StreamExt as _;
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
@@ -20,69 +19,6 @@ const SIZE: u64 = CHUNKS * MIB as u64;
 /// The ceiling on peak resident memory.
 const MAX_RSS_KIB: u64 = 100 * 1024;
 const BOUNDARY: &str = "acd-mock-large-transfer-boundary-7f3a9c";
-
-/// A running `acd-mock` process, killed on drop.
-struct Mock {
-    child: Child,
-    url: String,
-}
-
-impl Mock {
-    fn start(data_dir: &Path) -> Mock {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_acd-mock"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--log-level",
-                "warn",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("acd-mock starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let first = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("acd-mock printed no first line");
-        let url = first
-            .strip_prefix("acd-mock listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_string();
-        Mock { child, url }
-    }
-
-    fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "no exit within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `VmHWM` (peak resident set) of a process, in KiB.
 fn peak_rss_kib(pid: &str) -> u64 {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod binary;
+
 use acd_mock::{MockServer, MockServerBuilder};
 use bytes::Bytes;
 use md5::{Digest, Md5};
