@@ -58,14 +58,7 @@ impl Rclone {
             "the mock did not write its CA to {}",
             ca.display()
         );
-        let token: Value = reqwest::Client::new()
-            .post(format!("{}/_mock/tokens", mock.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token: Value = mint(&mock.url).await;
         let config = dir.path().join("rclone.conf");
         let this = Self {
             mock,
@@ -136,6 +129,18 @@ impl Rclone {
             .await
             .unwrap()
     }
+}
+
+/// A fresh token for the default account, from the mock's admin API.
+async fn mint(url: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{url}/_mock/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// `rclone ls`-style output as name → size.
@@ -232,14 +237,7 @@ async fn rclone_runs_unmodified_against_the_mock() {
     assert!(parse_ls(&rc.ok(&["ls", "acd:dir1"])).contains_key("extra.txt"));
     rc.ok(&["sync", src.to_str().unwrap(), "acd:dir1"]);
     assert_eq!(parse_ls(&rc.ok(&["ls", "acd:dir1"])), expected);
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/_mock/tokens", rc.mock.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = mint(&rc.mock.url).await;
     let trash: Value = reqwest::Client::new()
         .get(format!("{}/drive/v1/trash", rc.mock.url))
         .bearer_auth(token["access_token"].as_str().unwrap())
@@ -288,14 +286,7 @@ async fn rclone_runs_unmodified_against_the_mock() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rclone_refreshes_an_expired_token_through_the_mock() {
     let rc = Rclone::start().await;
-    let token: Value = reqwest::Client::new()
-        .post(format!("{}/_mock/tokens", rc.mock.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = mint(&rc.mock.url).await;
     // The server has expired the access token and the config says it expired long ago, so
     // rclone must refresh it at the token endpoint before it can list anything.
     let expired = reqwest::Client::new()
