@@ -1,0 +1,555 @@
+//! Typed calls to the service: one method per operation, all paced and retried through the
+//! remote's [`Pacer`], all authorized through its [`TokenSource`].
+//!
+//! Listings are fetched page by page; a page that fails restarts that folder's listing (a
+//! retried page can come back without its nodes), and a listing that keeps failing is an
+//! error, never an empty result.
+
+pub mod endpoints;
+pub mod filter;
+pub mod model;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::auth::TokenSource;
+use crate::error::{Error, ErrorKind, Result, classify};
+use crate::pacer::Pacer;
+use endpoints::EndpointCache;
+use model::{ChangeSet, Endpoints, Node, NodeList, Quota, Usage};
+
+/// The most of an error body that is read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A connected drive: discovered endpoints, a token source and a pacer.
+pub struct Drive {
+    http: reqwest::Client,
+    auth: Arc<TokenSource>,
+    pacer: Arc<Pacer>,
+    metadata: url::Url,
+    content: url::Url,
+    root: tokio::sync::OnceCell<Node>,
+}
+
+impl std::fmt::Debug for Drive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drive")
+            .field("metadata", &self.metadata.as_str())
+            .field("content", &self.content.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drive {
+    /// Discover the endpoints (from the cache when fresh) and return a connected drive.
+    pub async fn connect(
+        http: reqwest::Client,
+        auth: Arc<TokenSource>,
+        pacer: Arc<Pacer>,
+        endpoint_url: &url::Url,
+        cache: Option<EndpointCache>,
+    ) -> Result<Self> {
+        let cached = cache.as_ref().and_then(|c| c.get(endpoint_url.as_str()));
+        let discovered = match cached {
+            Some(e) => e,
+            None => {
+                let placeholder = Self::with_urls(
+                    http.clone(),
+                    auth.clone(),
+                    pacer.clone(),
+                    endpoint_url.clone(),
+                    endpoint_url.clone(),
+                );
+                let e: Endpoints = placeholder
+                    .call_json("discover endpoints", || {
+                        placeholder.http.get(endpoint_url.clone())
+                    })
+                    .await?;
+                if let Some(c) = &cache {
+                    c.put(endpoint_url.as_str(), &e);
+                }
+                e
+            }
+        };
+        let metadata = base_url(&discovered.metadata_url, "metadataUrl")?;
+        let content = base_url(&discovered.content_url, "contentUrl")?;
+        Ok(Self::with_urls(http, auth, pacer, metadata, content))
+    }
+
+    /// A drive with known base URLs (no discovery).
+    pub fn with_urls(
+        http: reqwest::Client,
+        auth: Arc<TokenSource>,
+        pacer: Arc<Pacer>,
+        metadata: url::Url,
+        content: url::Url,
+    ) -> Self {
+        Self {
+            http,
+            auth,
+            pacer,
+            metadata,
+            content,
+            root: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The pacer shared by this drive's calls.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
+    }
+
+    /// The token source.
+    pub fn auth(&self) -> &Arc<TokenSource> {
+        &self.auth
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A URL under the metadata base.
+    pub fn metadata_url(&self, path: &str) -> Result<url::Url> {
+        join(&self.metadata, path)
+    }
+
+    /// A URL under the content base.
+    pub fn content_url(&self, path: &str) -> Result<url::Url> {
+        join(&self.content, path)
+    }
+
+    // ---- the request machinery -------------------------------------------------------------
+
+    /// One authorized attempt: send, and turn an error status into a classified error. A 401
+    /// invalidates the token so the next attempt refreshes it.
+    pub async fn send_once(
+        &self,
+        operation: &str,
+        request: RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let token = self.auth.access_token().await?;
+        self.send_with_token(operation, request, &token).await
+    }
+
+    async fn send_with_token(
+        &self,
+        operation: &str,
+        request: RequestBuilder,
+        token: &SecretString,
+    ) -> Result<reqwest::Response> {
+        let request = request
+            .bearer_auth(token.expose_secret())
+            .build()
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "{operation}: cannot build the request: {}",
+                    e.without_url()
+                ))
+            })?;
+        let url = request.url().clone();
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| Error::transport(operation, &url, e))?;
+        if response.status().is_success() || response.status().is_redirection() {
+            return Ok(response);
+        }
+        let error = error_from_response(operation, response).await;
+        if error.status() == Some(401) || error.kind() == ErrorKind::TokenExpired {
+            self.auth.invalidate(token).await?;
+        }
+        Err(error)
+    }
+
+    /// A paced, retried call whose 2xx answer is JSON. A 401 refreshes the token and is retried
+    /// once; a second 401 in a row is reported as a sign-in problem.
+    pub async fn call_json<T, F>(&self, operation: &str, build: F) -> Result<T>
+    where
+        T: DeserializeOwned,
+        F: Fn() -> RequestBuilder,
+    {
+        let refreshed = AtomicBool::new(false);
+        let (build, refreshed) = (&build, &refreshed);
+        self.pacer
+            .call(operation, move |_| async move {
+                let response = match self.send_once(operation, build()).await {
+                    Err(e) if is_auth_failure(&e) => {
+                        if refreshed.swap(true, Ordering::SeqCst) {
+                            return Err(Error::Auth(format!(
+                                "{operation}: the service refused a freshly refreshed token ({e}); run `acd config reconnect <remote>` to sign in again"
+                            )));
+                        }
+                        return Err(e);
+                    }
+                    other => other?,
+                };
+                read_json(operation, response).await
+            })
+            .await
+    }
+
+    /// Like [`Drive::call_json`] for calls whose answer is not needed.
+    pub async fn call_unit<F>(&self, operation: &str, build: F) -> Result<()>
+    where
+        F: Fn() -> RequestBuilder,
+    {
+        let _: serde_json::Value = self
+            .call_json(operation, build)
+            .await
+            .or_else(|e| match e {
+                Error::Protocol { .. } => Ok(serde_json::Value::Null),
+                e => Err(e),
+            })?;
+        Ok(())
+    }
+
+    fn request(&self, method: Method, url: url::Url) -> RequestBuilder {
+        self.http.request(method, url)
+    }
+
+    // ---- nodes -----------------------------------------------------------------------------
+
+    /// The root folder (looked up once).
+    pub async fn root(&self) -> Result<&Node> {
+        self.root
+            .get_or_try_init(|| async {
+                let url = self.metadata_url("nodes")?;
+                let list: NodeList = self
+                    .call_json("find the root folder", || {
+                        self.request(Method::GET, url.clone())
+                            .query(&[("filters", filter::ROOT)])
+                    })
+                    .await?;
+                list.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Protocol {
+                        operation: "find the root folder".into(),
+                        message: "no root folder in the answer".into(),
+                    })
+            })
+            .await
+    }
+
+    /// A node by id; with `temp_link`, files carry a download link.
+    pub async fn node(&self, id: &str, temp_link: bool) -> Result<Node> {
+        let url = self.metadata_url(&format!("nodes/{id}"))?;
+        self.call_json("get node", || {
+            let r = self.request(Method::GET, url.clone());
+            if temp_link {
+                r.query(&[("tempLink", "true")])
+            } else {
+                r
+            }
+        })
+        .await
+    }
+
+    /// The live child of `parent` called `name` (exact name, as the search matches it).
+    pub async fn lookup(&self, parent: &str, name: &str) -> Result<Option<Node>> {
+        let url = self.metadata_url("nodes")?;
+        let filters = filter::child_named(parent, name);
+        let list: NodeList = self
+            .call_json("look up a name", || {
+                self.request(Method::GET, url.clone())
+                    .query(&[("filters", filters.as_str())])
+            })
+            .await?;
+        let mut live = list
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.is_available() && n.parents.iter().any(|p| p == parent));
+        Ok(live.next())
+    }
+
+    /// Every live child of a folder, all pages. Nodes that no longer list `parent` among their
+    /// parents (stale search results after a move) are dropped.
+    pub async fn children(&self, parent: &str) -> Result<Vec<Node>> {
+        let url = self.metadata_url("nodes")?;
+        let filters = filter::children_of(parent);
+        let nodes = self
+            .list_pages("list folder", &url, &[("filters", filters.as_str())])
+            .await?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.is_available() && n.parents.iter().any(|p| p == parent))
+            .collect())
+    }
+
+    /// Everything in the trash.
+    pub async fn trash_list(&self) -> Result<Vec<Node>> {
+        let url = self.metadata_url("trash")?;
+        self.list_pages("list trash", &url, &[]).await
+    }
+
+    /// Fetch all pages of a listing; a failing page restarts the listing.
+    async fn list_pages(
+        &self,
+        operation: &str,
+        url: &url::Url,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Node>> {
+        let limits = self.pacer.config().clone();
+        let started = tokio::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.list_pages_once(operation, url, query).await {
+                Ok(nodes) => return Ok(nodes),
+                Err(e)
+                    if e.is_temporary()
+                        && attempt < limits.attempts
+                        && started.elapsed() < limits.budget =>
+                {
+                    self.pacer.count_retry();
+                    tracing::info!(
+                        "{operation}: {e}; restarting the listing ({attempt}/{})",
+                        limits.attempts - 1
+                    );
+                }
+                Err(e) if e.is_temporary() => {
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        elapsed: started.elapsed(),
+                        last: Box::new(e),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn list_pages_once(
+        &self,
+        operation: &str,
+        url: &url::Url,
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Node>> {
+        let mut nodes = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let mut request = self.request(Method::GET, url.clone()).query(query);
+            if let Some(token) = &next {
+                request = request.query(&[("startToken", token.as_str())]);
+            }
+            let response = self
+                .pacer
+                .call_once(self.send_once(operation, request))
+                .await?;
+            let page: NodeList = read_json(operation, response).await?;
+            nodes.extend(page.data.unwrap_or_default());
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => return Ok(nodes),
+            }
+        }
+    }
+
+    /// Create a folder. A 409 whose conflicting node is a live folder returns that folder (it
+    /// exists already, perhaps under a name differing in case).
+    pub async fn create_folder(&self, parent: &str, name: &str) -> Result<Node> {
+        let url = self.metadata_url("nodes")?;
+        let body = json!({"name": name, "kind": "FOLDER", "parents": [parent]});
+        match self
+            .call_json("create folder", || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                let Some(id) = e.conflict_node_id() else {
+                    return Err(e);
+                };
+                let existing = self.node(id, false).await?;
+                if existing.is_folder() && existing.is_available() {
+                    Ok(existing)
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Rename a node.
+    pub async fn rename(&self, id: &str, name: &str) -> Result<Node> {
+        let url = self.metadata_url(&format!("nodes/{id}"))?;
+        let body = json!({"name": name});
+        self.call_json("rename", || {
+            self.request(Method::PATCH, url.clone()).json(&body)
+        })
+        .await
+    }
+
+    /// Move a node from one parent to another.
+    pub async fn move_node(&self, id: &str, from: &str, to: &str) -> Result<Node> {
+        let url = self.metadata_url(&format!("nodes/{to}/children"))?;
+        let body = json!({"fromParent": from, "childId": id});
+        self.call_json("move", || {
+            self.request(Method::POST, url.clone()).json(&body)
+        })
+        .await
+    }
+
+    /// Add a parent to a node.
+    pub async fn add_parent(&self, id: &str, parent: &str) -> Result<()> {
+        let url = self.metadata_url(&format!("nodes/{parent}/children/{id}"))?;
+        self.call_unit("add parent", || self.request(Method::PUT, url.clone()))
+            .await
+    }
+
+    /// Remove a parent from a node.
+    pub async fn remove_parent(&self, id: &str, parent: &str) -> Result<()> {
+        let url = self.metadata_url(&format!("nodes/{parent}/children/{id}"))?;
+        self.call_unit("remove parent", || {
+            self.request(Method::DELETE, url.clone())
+        })
+        .await
+    }
+
+    /// Move a node (and, for a folder, its subtree) to the trash. Third-party apps cannot
+    /// delete permanently; this is the only delete there is.
+    pub async fn trash(&self, id: &str) -> Result<Node> {
+        let url = self.metadata_url(&format!("trash/{id}"))?;
+        self.call_json("trash", || {
+            self.request(Method::PUT, url.clone())
+                .header(reqwest::header::CONTENT_LENGTH, "0")
+        })
+        .await
+    }
+
+    /// Restore a node from the trash.
+    pub async fn restore(&self, id: &str) -> Result<Node> {
+        let url = self.metadata_url(&format!("trash/{id}/restore"))?;
+        self.call_json("restore", || {
+            self.request(Method::POST, url.clone())
+                .header(reqwest::header::CONTENT_LENGTH, "0")
+        })
+        .await
+    }
+
+    // ---- account ---------------------------------------------------------------------------
+
+    /// `account/quota`.
+    pub async fn quota(&self) -> Result<Quota> {
+        let url = self.metadata_url("account/quota")?;
+        self.call_json("read quota", || self.request(Method::GET, url.clone()))
+            .await
+    }
+
+    /// `account/usage`.
+    pub async fn usage(&self) -> Result<Usage> {
+        let url = self.metadata_url("account/usage")?;
+        self.call_json("read usage", || self.request(Method::GET, url.clone()))
+            .await
+    }
+
+    /// The changes feed after `checkpoint` (all change sets up to the end line).
+    pub async fn changes(&self, checkpoint: Option<&str>) -> Result<Vec<ChangeSet>> {
+        let url = self.metadata_url("changes")?;
+        let mut body = json!({"includePurged": "true"});
+        if let Some(c) = checkpoint {
+            body["checkpoint"] = json!(c);
+        }
+        let operation = "read changes";
+        let response = self
+            .pacer
+            .call(operation, |_| {
+                self.send_once(
+                    operation,
+                    self.request(Method::POST, url.clone()).json(&body),
+                )
+            })
+            .await?;
+        let url_for_errors = url.clone();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| Error::transport(operation, &url_for_errors, e))?;
+        let mut sets = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let set: ChangeSet = serde_json::from_str(line).map_err(|e| Error::Protocol {
+                operation: operation.into(),
+                message: e.to_string(),
+            })?;
+            let end = set.end;
+            sets.push(set);
+            if end {
+                break;
+            }
+        }
+        Ok(sets)
+    }
+}
+
+/// True for errors that mean the token was refused.
+fn is_auth_failure(e: &Error) -> bool {
+    e.status() == Some(401) || e.kind() == ErrorKind::TokenExpired
+}
+
+/// Parse a 2xx JSON body.
+pub async fn read_json<T: DeserializeOwned>(
+    operation: &str,
+    response: reqwest::Response,
+) -> Result<T> {
+    let url = response.url().clone();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| Error::transport(operation, &url, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
+        operation: operation.into(),
+        message: e.to_string(),
+    })
+}
+
+/// Read an error response (bounded) and classify it.
+pub async fn error_from_response(operation: &str, mut response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
+        }
+    }
+    classify(
+        operation,
+        status,
+        &String::from_utf8_lossy(&body),
+        retry_after,
+    )
+}
+
+fn base_url(text: &str, field: &str) -> Result<url::Url> {
+    let mut url = url::Url::parse(text).map_err(|e| Error::Protocol {
+        operation: "discover endpoints".into(),
+        message: format!("{field} {text:?} is not a URL: {e}"),
+    })?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn join(base: &url::Url, path: &str) -> Result<url::Url> {
+    base.join(path)
+        .map_err(|e| Error::Usage(format!("cannot build a URL for {path:?}: {e}")))
+}

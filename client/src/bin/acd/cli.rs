@@ -1,0 +1,261 @@
+//! The command line: global flags and subcommands.
+
+use clap::{Args, Parser, Subcommand};
+
+/// acd: copy, sync and list files on Amazon Drive (Amazon Cloud Drive).
+///
+/// Paths are `remote:path` for the drive (a remote is a section of the config file, as
+/// rclone writes them) or plain local paths.
+#[derive(Debug, Parser)]
+#[command(name = "acd", version, propagate_version = true)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Flags for every command.
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Flags accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Config file (default: ~/.config/acd/acd.conf).
+    #[arg(long, global = true, env = "ACD_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// More logging: -v for info, -vv for debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Show progress (bytes, rate, ETA).
+    #[arg(short = 'P', long, global = true)]
+    pub progress: bool,
+    /// Concurrent file transfers.
+    #[arg(long, global = true, default_value_t = 4, env = "ACD_TRANSFERS")]
+    pub transfers: usize,
+    /// Concurrent checkers (listings, hashing).
+    #[arg(long, global = true, default_value_t = 8, env = "ACD_CHECKERS")]
+    pub checkers: usize,
+    /// Show what would be done, change nothing.
+    #[arg(short = 'n', long, global = true)]
+    pub dry_run: bool,
+    /// Skip files larger than this (e.g. 50000M).
+    #[arg(long, global = true, value_name = "SIZE", env = "ACD_MAX_SIZE")]
+    pub max_size: Option<String>,
+    /// Compare files by size only, not MD5.
+    #[arg(long, global = true)]
+    pub size_only: bool,
+    /// JSON output for listings and `about`.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Trust this extra CA certificate (PEM), e.g. an intercepting acd-mock's.
+    #[arg(long, global = true, env = "ACD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Attempts per API call before giving up.
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 10,
+        env = "ACD_LOW_LEVEL_RETRIES"
+    )]
+    pub low_level_retries: u32,
+    /// Most time one call may spend retrying (e.g. 15m).
+    #[arg(long, global = true, default_value = "15m", env = "ACD_RETRY_BUDGET")]
+    pub retry_budget: String,
+    /// Seconds between polls for a phantom upload.
+    #[arg(
+        long,
+        global = true,
+        default_value = "5s",
+        env = "ACD_PHANTOM_POLL",
+        hide = true
+    )]
+    pub phantom_poll: String,
+    /// Option override: client_id.
+    #[arg(long, global = true)]
+    pub client_id: Option<String>,
+    /// Option override: client_secret.
+    #[arg(long, global = true, hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Option override: auth_url.
+    #[arg(long, global = true)]
+    pub auth_url: Option<String>,
+    /// Option override: token_url.
+    #[arg(long, global = true)]
+    pub token_url: Option<String>,
+    /// Option override: upload_wait_per_gb (default 3m).
+    #[arg(long, global = true)]
+    pub upload_wait_per_gb: Option<String>,
+    /// Option override: templink_threshold (default 9G).
+    #[arg(long, global = true)]
+    pub templink_threshold: Option<String>,
+    /// Option override: encoding (default Slash,InvalidUtf8,Dot).
+    #[arg(long, global = true)]
+    pub encoding: Option<String>,
+    /// Option override: endpoint_url (the account/endpoint URL).
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+/// A path argument and a recursion flag.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// remote:path
+    pub path: String,
+    /// Recurse into folders.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Include MD5 hashes (lsjson).
+    #[arg(long)]
+    pub hash: bool,
+}
+
+/// Source and destination.
+#[derive(Debug, Args)]
+pub struct Pair {
+    /// Source: local path or remote:path.
+    pub src: String,
+    /// Destination: local path or remote:path.
+    pub dst: String,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List folders (not recursive).
+    Lsd(ListArgs),
+    /// List files with sizes (recursive).
+    Ls(ListArgs),
+    /// List files with sizes and times (recursive).
+    Lsl(ListArgs),
+    /// List as JSON (-R to recurse).
+    Lsjson(ListArgs),
+    /// MD5 and path of every file (recursive).
+    Md5sum(ListArgs),
+    /// Count files and bytes.
+    Size(ListArgs),
+    /// Show the tree.
+    Tree(ListArgs),
+    /// Make a folder and its parents.
+    Mkdir {
+        /// remote:path
+        path: String,
+    },
+    /// Remove an empty folder (to the trash).
+    Rmdir {
+        /// remote:path
+        path: String,
+    },
+    /// Copy a folder's files that are missing or different at the destination.
+    Copy(Pair),
+    /// Copy one file to an exact destination name.
+    Copyto(Pair),
+    /// Make the destination identical to the source (extra files go to the trash).
+    Sync(Pair),
+    /// Compare source and destination by size and MD5.
+    Check(Pair),
+    /// Copy, then delete the sources (server-side within a remote).
+    Move(Pair),
+    /// Move one file or folder to an exact destination name.
+    Moveto(Pair),
+    /// Trash the files under a path (folders stay).
+    Delete {
+        /// remote:path
+        path: String,
+    },
+    /// Trash a folder with all its contents.
+    Purge {
+        /// remote:path
+        path: String,
+    },
+    /// Print a file to stdout.
+    Cat {
+        /// remote:path
+        path: String,
+        /// Start at this byte.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Print at most this many bytes (-1: to the end).
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        count: i64,
+    },
+    /// Quota and usage of the account.
+    About {
+        /// remote:
+        remote: String,
+    },
+    /// The trash.
+    #[command(subcommand)]
+    Trash(TrashCommand),
+    /// Create, show or reconnect remotes.
+    Config {
+        /// What to do (default: interactive creation).
+        #[command(subcommand)]
+        action: Option<ConfigCommand>,
+    },
+    /// Sign in with a browser here and print the token to paste on a headless machine.
+    Authorize(AuthorizeArgs),
+}
+
+/// `acd trash ...`
+#[derive(Debug, Subcommand)]
+pub enum TrashCommand {
+    /// List what is in the trash.
+    List {
+        /// remote:
+        remote: String,
+    },
+    /// Restore nodes from the trash by id.
+    Restore {
+        /// remote:
+        remote: String,
+        /// Node ids (see `acd trash list`).
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+/// How the browser sign-in runs.
+#[derive(Debug, Args, Clone)]
+pub struct AuthorizeArgs {
+    /// Do not open a browser; just print the URL.
+    #[arg(long)]
+    pub auth_no_open_browser: bool,
+    /// Where to listen for the browser's return.
+    #[arg(long, default_value = "127.0.0.1:53682")]
+    pub auth_addr: std::net::SocketAddr,
+    /// Give up waiting for the browser after this long.
+    #[arg(long, default_value = "10m")]
+    pub auth_timeout: String,
+}
+
+/// `acd config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Create a remote from key=value pairs, without questions.
+    Create {
+        /// The remote's name.
+        name: String,
+        /// Options: client_id=... client_secret=... token=... endpoint_url=...
+        pairs: Vec<String>,
+    },
+    /// Show remotes (secrets hidden).
+    Show {
+        /// Only this remote.
+        name: Option<String>,
+    },
+    /// Sign a remote in again with the browser.
+    Reconnect {
+        /// The remote's name.
+        name: String,
+        /// Browser flow settings.
+        #[command(flatten)]
+        auth: AuthorizeArgs,
+    },
+    /// Delete a remote.
+    Delete {
+        /// The remote's name.
+        name: String,
+    },
+    /// Print the config file's path.
+    File,
+}

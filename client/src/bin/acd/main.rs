@@ -1,0 +1,560 @@
+//! The `acd` command: argument parsing, logging, and one function per subcommand.
+
+mod cli;
+mod configure;
+mod output;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Parser as _;
+
+use acd_client::config;
+use acd_client::ops::list::walk_remote;
+use acd_client::ops::sync::{Difference, Mode};
+use acd_client::ops::{self, Ctx};
+use acd_client::paths::{self, Location, RemotePath};
+use acd_client::remote::{Remote, Session};
+use acd_client::transfer::download::Downloader;
+use acd_client::transfer::stats::Stats;
+use cli::{Cli, Command, Global, ListArgs, Pair, TrashCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("acd: error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("acd: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line (causes not already in the message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text.replace('\n', " ")
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ACD_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("acd={level},acd_client={level}"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let session = session(&cli.global)?;
+    let g = &cli.global;
+    match cli.command {
+        Command::Lsd(a) => listing(&session, g, a, output::Style::Lsd).await,
+        Command::Ls(a) => listing(&session, g, a, output::Style::Ls).await,
+        Command::Lsl(a) => listing(&session, g, a, output::Style::Lsl).await,
+        Command::Lsjson(a) => listing(&session, g, a, output::Style::Json).await,
+        Command::Md5sum(a) => listing(&session, g, a, output::Style::Md5sum).await,
+        Command::Size(a) => listing(&session, g, a, output::Style::Size).await,
+        Command::Tree(a) => listing(&session, g, a, output::Style::Tree).await,
+        Command::Mkdir { path } => {
+            let path = paths::parse_remote(&path)?;
+            let remote = open(&session, &path).await?;
+            if !g.dry_run {
+                ops::manage::mkdir(&remote, &path).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rmdir { path } => {
+            let path = paths::parse_remote(&path)?;
+            let remote = open(&session, &path).await?;
+            if !g.dry_run {
+                ops::manage::rmdir(&remote, &path).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Purge { path } => {
+            let path = paths::parse_remote(&path)?;
+            let remote = open(&session, &path).await?;
+            if !g.dry_run {
+                ops::manage::purge(&remote, &path).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delete { path } => delete(&session, g, &path).await,
+        Command::Copy(p) => transfer(&session, g, p, Mode::Copy).await,
+        Command::Sync(p) => transfer(&session, g, p, Mode::Sync).await,
+        Command::Move(p) => transfer(&session, g, p, Mode::Move).await,
+        Command::Copyto(p) => copyto(&session, g, p, false).await,
+        Command::Moveto(p) => copyto(&session, g, p, true).await,
+        Command::Check(p) => check(&session, g, p).await,
+        Command::Cat {
+            path,
+            offset,
+            count,
+        } => cat(&session, g, &path, offset, count).await,
+        Command::About { remote } => about(&session, g, &remote).await,
+        Command::Trash(t) => trash(&session, g, t).await,
+        Command::Config { action } => configure::config(&session, g, action).await,
+        Command::Authorize(args) => configure::authorize(&session, g, &args).await,
+    }
+}
+
+/// Everything a remote is opened with, from the global flags.
+fn session(g: &Global) -> Result<Session> {
+    let config_path = g.config.clone().unwrap_or_else(config::default_path);
+    let mut overrides = config::env_overrides();
+    let flags: [(&str, &Option<String>); 8] = [
+        ("client_id", &g.client_id),
+        ("client_secret", &g.client_secret),
+        ("auth_url", &g.auth_url),
+        ("token_url", &g.token_url),
+        ("upload_wait_per_gb", &g.upload_wait_per_gb),
+        ("templink_threshold", &g.templink_threshold),
+        ("encoding", &g.encoding),
+        ("endpoint_url", &g.endpoint_url),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            overrides.insert(key.to_string(), v.clone());
+        }
+    }
+    let http = acd_client::http::build_client(&acd_client::http::HttpOptions {
+        ca_cert: g.ca_cert.clone(),
+    })?;
+    let budget = config::parse_duration(&g.retry_budget)
+        .map_err(|e| anyhow!("--retry-budget {:?}: {e}", g.retry_budget))?;
+    Ok(Session {
+        config_path,
+        overrides,
+        http,
+        pacer: acd_client::pacer::PacerConfig {
+            attempts: g.low_level_retries.max(1),
+            budget,
+            ..Default::default()
+        },
+        cache_dir: acd_client::api::endpoints::EndpointCache::default_dir(),
+    })
+}
+
+fn options(g: &Global) -> Result<ops::Options> {
+    let max_size = match &g.max_size {
+        Some(s) => Some(config::parse_size(s).map_err(|e| anyhow!("--max-size {s:?}: {e}"))?),
+        None => None,
+    };
+    let phantom_poll =
+        config::parse_duration(&g.phantom_poll).map_err(|e| anyhow!("--phantom-poll: {e}"))?;
+    Ok(ops::Options {
+        transfers: g.transfers.max(1),
+        checkers: g.checkers.max(1),
+        dry_run: g.dry_run,
+        max_size,
+        size_only: g.size_only,
+        phantom_poll,
+    })
+}
+
+async fn open(session: &Session, path: &RemotePath) -> Result<Remote> {
+    Ok(session.open(&path.remote).await?)
+}
+
+async fn ctx(session: &Session, g: &Global, path: &RemotePath) -> Result<Ctx> {
+    Ok(Ctx {
+        remote: Arc::new(open(session, path).await?),
+        stats: Arc::new(Stats::new(g.progress)),
+        options: options(g)?,
+    })
+}
+
+async fn listing(
+    session: &Session,
+    g: &Global,
+    args: ListArgs,
+    style: output::Style,
+) -> Result<ExitCode> {
+    let path = paths::parse_remote(&args.path)?;
+    let remote = open(session, &path).await?;
+    let node = ops::manage::require(&remote, &path).await?;
+    let options = options(g)?;
+    let entries = if node.is_folder() {
+        let depth = match style {
+            output::Style::Lsd => 1,
+            output::Style::Json if !args.recursive => 1,
+            _ => 0,
+        };
+        walk_remote(&remote, &node.id, depth, options.checkers).await?
+    } else {
+        vec![acd_client::ops::list::RemoteEntry {
+            path: remote.dirs.decode(node.name()),
+            node,
+        }]
+    };
+    let mut out = std::io::stdout().lock();
+    output::print(&mut out, style, &entries, g.json, args.hash)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn transfer(session: &Session, g: &Global, pair: Pair, mode: Mode) -> Result<ExitCode> {
+    let src = paths::parse(&pair.src)?;
+    let dst = paths::parse(&pair.dst)?;
+    let (report, ctx) = match (src, dst) {
+        (Location::Local(src), Location::Remote(dst)) => {
+            let ctx = ctx(session, g, &dst).await?;
+            (ops::sync::upload_tree(&ctx, &src, &dst, mode).await?, ctx)
+        }
+        (Location::Remote(src), Location::Local(dst)) => {
+            let ctx = ctx(session, g, &src).await?;
+            let report = ops::sync::download_tree(&ctx, &src, &dst, mode).await?;
+            if mode == Mode::Move && report.failures.is_empty() && !g.dry_run {
+                let root = ctx.remote.dirs.folder_id(&src).await?;
+                if let Some(id) = root {
+                    for entry in walk_remote(&ctx.remote, &id, 1, ctx.options.checkers).await? {
+                        ctx.remote.drive.trash(&entry.node.id).await?;
+                    }
+                }
+            }
+            (report, ctx)
+        }
+        (Location::Remote(src), Location::Remote(dst))
+            if mode == Mode::Move && src.remote == dst.remote =>
+        {
+            let remote = open(session, &src).await?;
+            ops::manage::move_to(&remote, &src, &dst).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        (Location::Remote(_), Location::Remote(_)) => {
+            bail!(
+                "copying between remote paths is not supported: the API has no server-side copy; copy to a local folder and back, or use `acd move`/`acd moveto` within one remote"
+            )
+        }
+        (Location::Local(_), Location::Local(_)) => {
+            bail!("both paths are local; one of them must be remote:path")
+        }
+    };
+    finish(&ctx, &report)
+}
+
+fn finish(ctx: &Ctx, report: &ops::sync::Report) -> Result<ExitCode> {
+    ctx.stats.finish();
+    eprintln!("{}", ctx.stats.summary(ctx.remote.drive.pacer().retries()));
+    if report.failures.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let first = &report.failures[0];
+    bail!(
+        "{} file(s) failed; first: {}: {}",
+        report.failures.len(),
+        first.0,
+        first.1
+    )
+}
+
+async fn copyto(
+    session: &Session,
+    g: &Global,
+    pair: Pair,
+    remove_source: bool,
+) -> Result<ExitCode> {
+    let src = paths::parse(&pair.src)?;
+    let dst = paths::parse(&pair.dst)?;
+    match (src, dst) {
+        (Location::Local(src), Location::Remote(dst)) => {
+            let meta = std::fs::metadata(&src)
+                .with_context(|| format!("{} (local file; check the path)", src.display()))?;
+            if meta.is_dir() {
+                return transfer(
+                    session,
+                    g,
+                    pair,
+                    if remove_source {
+                        Mode::Move
+                    } else {
+                        Mode::Copy
+                    },
+                )
+                .await;
+            }
+            let ctx = ctx(session, g, &dst).await?;
+            let (parent, name) = dst
+                .split_last()
+                .ok_or_else(|| anyhow!("give the destination file name: {}:name", dst.remote))?;
+            let existing = ctx.remote.dirs.find(&dst).await?;
+            if let Some(node) = &existing
+                && node.size() == meta.len()
+                && (g.size_only || node.md5() == Some(ops::sync::local_md5(&src).await?.as_str()))
+            {
+                Stats::bump(&ctx.stats.checks);
+            } else if !g.dry_run {
+                let parent_id = ctx.remote.dirs.mkdir_all(&parent).await?;
+                let uploader = acd_client::transfer::upload::Uploader {
+                    drive: ctx.remote.drive.clone(),
+                    slots: Arc::new(tokio::sync::Semaphore::new(1)),
+                    wait_per_gb: ctx.remote.config.upload_wait_per_gb,
+                    poll: ctx.options.phantom_poll,
+                    stats: ctx.stats.clone(),
+                };
+                ctx.stats.expect(meta.len());
+                let source = acd_client::transfer::upload::Source {
+                    path: &src,
+                    size: meta.len(),
+                };
+                uploader
+                    .upload(&parent_id, &ctx.remote.dirs.encode(name), source, existing)
+                    .await?;
+                Stats::bump(&ctx.stats.files);
+            }
+            if remove_source && !g.dry_run {
+                std::fs::remove_file(&src).with_context(|| format!("remove {}", src.display()))?;
+            }
+            finish(&ctx, &Default::default())
+        }
+        (Location::Remote(src), Location::Local(dst)) => {
+            let ctx = ctx(session, g, &src).await?;
+            let node = ops::manage::require(&ctx.remote, &src).await?;
+            if node.is_folder() {
+                return transfer(
+                    session,
+                    g,
+                    pair,
+                    if remove_source {
+                        Mode::Move
+                    } else {
+                        Mode::Copy
+                    },
+                )
+                .await;
+            }
+            let downloader = Downloader {
+                drive: ctx.remote.drive.clone(),
+                templink_threshold: ctx.remote.config.templink_threshold,
+                stats: ctx.stats.clone(),
+            };
+            ops::sync::download_one(&ctx, &downloader, &node, &dst).await?;
+            if remove_source && !g.dry_run {
+                ctx.remote.drive.trash(&node.id).await?;
+            }
+            finish(&ctx, &Default::default())
+        }
+        (Location::Remote(src), Location::Remote(dst))
+            if remove_source && src.remote == dst.remote =>
+        {
+            let remote = open(session, &src).await?;
+            if !g.dry_run {
+                ops::manage::move_to(&remote, &src, &dst).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        (Location::Remote(_), Location::Remote(_)) => {
+            bail!("copying between remote paths is not supported: the API has no server-side copy")
+        }
+        (Location::Local(_), Location::Local(_)) => {
+            bail!("both paths are local; one of them must be remote:path")
+        }
+    }
+}
+
+async fn delete(session: &Session, g: &Global, path: &str) -> Result<ExitCode> {
+    let path = paths::parse_remote(path)?;
+    let ctx = ctx(session, g, &path).await?;
+    let node = ops::manage::require(&ctx.remote, &path).await?;
+    let files = if node.is_folder() {
+        walk_remote(&ctx.remote, &node.id, 0, ctx.options.checkers)
+            .await?
+            .into_iter()
+            .filter(|e| e.node.is_file())
+            .collect()
+    } else {
+        vec![acd_client::ops::list::RemoteEntry {
+            path: path.path(),
+            node,
+        }]
+    };
+    for entry in files {
+        if g.dry_run {
+            tracing::warn!("{}: not deleting (dry run)", entry.path);
+            continue;
+        }
+        ctx.remote.drive.trash(&entry.node.id).await?;
+        Stats::bump(&ctx.stats.deletes);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(session: &Session, g: &Global, pair: Pair) -> Result<ExitCode> {
+    let (local, remote) = match (paths::parse(&pair.src)?, paths::parse(&pair.dst)?) {
+        (Location::Local(l), Location::Remote(r)) | (Location::Remote(r), Location::Local(l)) => {
+            (l, r)
+        }
+        _ => bail!("check compares a local folder with a remote folder; give one of each"),
+    };
+    let ctx = ctx(session, g, &remote).await?;
+    let (diffs, matched) = ops::sync::check(&ctx, &local, &remote).await?;
+    for d in &diffs {
+        match d {
+            Difference::MissingOnRemote(p) => eprintln!("ERROR : {p}: file not in {remote}"),
+            Difference::MissingLocally(p) => {
+                eprintln!("ERROR : {p}: file not in {}", local.display())
+            }
+            Difference::Size(p) => eprintln!("ERROR : {p}: sizes differ"),
+            Difference::Hash(p) => eprintln!("ERROR : {p}: md5 differ"),
+        }
+    }
+    eprintln!("NOTICE: {} differences found", diffs.len());
+    eprintln!("NOTICE: {matched} matching files");
+    if diffs.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{} differences found", diffs.len())
+    }
+}
+
+async fn cat(
+    session: &Session,
+    g: &Global,
+    path: &str,
+    offset: u64,
+    count: i64,
+) -> Result<ExitCode> {
+    let path = paths::parse_remote(path)?;
+    let ctx = ctx(session, g, &path).await?;
+    let node = ops::manage::require(&ctx.remote, &path).await?;
+    if node.is_folder() {
+        bail!("{path} is a folder; cat prints files");
+    }
+    if count == 0 || offset >= node.size() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let end = (count > 0).then(|| (offset + count as u64 - 1).min(node.size() - 1));
+    let downloader = Downloader {
+        drive: ctx.remote.drive.clone(),
+        templink_threshold: ctx.remote.config.templink_threshold,
+        stats: ctx.stats.clone(),
+    };
+    let mut response = downloader.open(&node, offset, end).await?;
+    let whole = offset == 0 && end.is_none();
+    let mut hasher = <md5::Md5 as md5::Digest>::new();
+    let mut stdout = std::io::stdout().lock();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .context("the download was cut; run the command again")?
+    {
+        if whole {
+            md5::Digest::update(&mut hasher, &chunk);
+        }
+        stdout.write_all(&chunk).context("write to stdout")?;
+    }
+    stdout.flush().context("write to stdout")?;
+    if whole && let Some(expected) = node.md5() {
+        let got = acd_client::transfer::hex_md5(hasher);
+        if got != expected {
+            bail!("{path}: corrupted on transfer: md5 {got}, the service says {expected}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn about(session: &Session, g: &Global, remote: &str) -> Result<ExitCode> {
+    let path = paths::parse_remote(remote)?;
+    let remote = open(session, &path).await?;
+    let quota = remote.drive.quota().await?;
+    let usage = remote.drive.usage().await?;
+    let used = usage.total();
+    let mut out = std::io::stdout().lock();
+    if g.json {
+        let value = serde_json::json!({
+            "total": quota.quota,
+            "used": quota.quota.saturating_sub(quota.available),
+            "free": quota.available,
+            "objects": used.count,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        writeln!(out, "Total:   {}", output::size_suffix(quota.quota))?;
+        writeln!(
+            out,
+            "Used:    {}",
+            output::size_suffix(quota.quota.saturating_sub(quota.available))
+        )?;
+        writeln!(out, "Free:    {}", output::size_suffix(quota.available))?;
+        writeln!(out, "Objects: {}", used.count)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn trash(session: &Session, g: &Global, command: TrashCommand) -> Result<ExitCode> {
+    match command {
+        TrashCommand::List { remote } => {
+            let path = paths::parse_remote(&remote)?;
+            let remote = open(session, &path).await?;
+            let nodes = remote.drive.trash_list().await?;
+            let mut out = std::io::stdout().lock();
+            if g.json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&nodes)?)?;
+            } else {
+                for n in nodes {
+                    writeln!(
+                        out,
+                        "{} {:>9} {:<6} {}",
+                        n.id,
+                        n.size(),
+                        n.kind,
+                        remote.dirs.decode(n.name())
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TrashCommand::Restore { remote, ids } => {
+            let path = paths::parse_remote(&remote)?;
+            let remote = open(session, &path).await?;
+            for id in &ids {
+                let id = ops::manage::validate_id(id)?;
+                let node = remote.drive.restore(id).await?;
+                eprintln!("restored {} ({})", remote.dirs.decode(node.name()), node.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Overrides as a map (for `config create`).
+pub fn pairs(items: &[String]) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("{item:?} is not key=value"))
+        })
+        .collect()
+}

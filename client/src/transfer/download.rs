@@ -1,0 +1,326 @@
+//! Downloads: streamed to `<dest>.partial`, hashed as they arrive, resumed with `Range` after
+//! an interruption, renamed into place only when size and MD5 match.
+//!
+//! Files at or above `templink_threshold` go through `GET nodes/{id}?tempLink=true` and an
+//! unauthenticated GET of the link. Redirects are followed here, dropping `Authorization` for
+//! another origin or a presigned URL (`X-Amz-Algorithm`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use md5::{Digest as _, Md5};
+use tokio::io::AsyncWriteExt as _;
+
+use super::stats::Stats;
+use super::{CHUNK, hex_md5};
+use crate::api::model::Node;
+use crate::api::{Drive, error_from_response};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::redirect_drops_auth;
+
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Downloads files from one drive.
+#[derive(Debug, Clone)]
+pub struct Downloader {
+    /// The drive.
+    pub drive: Arc<Drive>,
+    /// Files at or above this size use their tempLink.
+    pub templink_threshold: u64,
+    /// Shared counters.
+    pub stats: Arc<Stats>,
+}
+
+/// The `.partial` file next to `dest`.
+pub fn partial_path(dest: &Path) -> PathBuf {
+    let mut name = dest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    dest.with_file_name(name)
+}
+
+/// The `Range` header value for `start` and an optional inclusive `end`.
+pub fn range_header(start: u64, end: Option<u64>) -> String {
+    match end {
+        Some(end) => format!("bytes={start}-{end}"),
+        None => format!("bytes={start}-"),
+    }
+}
+
+impl Downloader {
+    /// Open the content of `node`, from byte `start` to `end` inclusive (or the end).
+    pub async fn open(
+        &self,
+        node: &Node,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<reqwest::Response> {
+        let ranged = start > 0 || end.is_some();
+        let operation = format!("download {}", node.name());
+        if node.size() >= self.templink_threshold {
+            return self.open_templink(node, start, end, &operation).await;
+        }
+        let url = self
+            .drive
+            .content_url(&format!("nodes/{}/content", node.id))?;
+        let drive = &self.drive;
+        let response = drive
+            .pacer()
+            .call(&operation, |_| {
+                let url = url.clone();
+                let operation = operation.clone();
+                async move {
+                    let mut request = drive.http().get(url.clone());
+                    if ranged {
+                        request = request.header(reqwest::header::RANGE, range_header(start, end));
+                    }
+                    let response = drive.send_once(&operation, request).await?;
+                    self.follow(&operation, url, response, start, end, ranged)
+                        .await
+                }
+            })
+            .await?;
+        Ok(response)
+    }
+
+    /// GET a tempLink with no Authorization; a link that expired (404/410) is asked for again once.
+    async fn open_templink(
+        &self,
+        node: &Node,
+        start: u64,
+        end: Option<u64>,
+        operation: &str,
+    ) -> Result<reqwest::Response> {
+        let ranged = start > 0 || end.is_some();
+        let drive = &self.drive;
+        drive
+            .pacer()
+            .call(operation, |_| async move {
+                let with_link = drive.node(&node.id, true).await?;
+                let link = with_link.temp_link.ok_or_else(|| Error::Protocol {
+                    operation: operation.into(),
+                    message: "the node has no tempLink".into(),
+                })?;
+                let url = url::Url::parse(&link).map_err(|e| Error::Protocol {
+                    operation: operation.into(),
+                    message: format!("the tempLink is not a URL: {e}"),
+                })?;
+                let mut request = drive.http().get(url.clone());
+                if ranged {
+                    request = request.header(reqwest::header::RANGE, range_header(start, end));
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| Error::transport(operation, &url, e))?;
+                let response = self
+                    .follow(operation, url, response, start, end, ranged)
+                    .await?;
+                Ok(response)
+            })
+            .await
+    }
+
+    /// Follow redirects by hand; check the final status.
+    async fn follow(
+        &self,
+        operation: &str,
+        mut url: url::Url,
+        mut response: reqwest::Response,
+        start: u64,
+        end: Option<u64>,
+        ranged: bool,
+    ) -> Result<reqwest::Response> {
+        let mut authorized = true;
+        for _ in 0..MAX_REDIRECTS {
+            if !response.status().is_redirection() {
+                break;
+            }
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Error::Protocol {
+                    operation: operation.into(),
+                    message: "a redirect without a Location".into(),
+                })?;
+            let next = url.join(location).map_err(|e| Error::Protocol {
+                operation: operation.into(),
+                message: format!("a redirect to a bad URL: {e}"),
+            })?;
+            authorized = authorized && !redirect_drops_auth(&url, &next);
+            let mut request = self.drive.http().get(next.clone());
+            if ranged {
+                request = request.header(reqwest::header::RANGE, range_header(start, end));
+            }
+            response = if authorized {
+                self.drive.send_once(operation, request).await?
+            } else {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| Error::transport(operation, &next, e))?
+            };
+            url = next;
+        }
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        Err(error_from_response(operation, response).await)
+    }
+
+    /// Download `node` to `dest`, resuming a `.partial` left by an earlier run.
+    pub async fn download(&self, node: &Node, dest: &Path) -> Result<()> {
+        let partial = partial_path(dest);
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        }
+        let size = node.size();
+        let limits = self.drive.pacer().config().clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.download_once(node, &partial, size).await {
+                Ok(md5) => return self.finish(node, &partial, dest, &md5).await,
+                Err(e) if e.is_temporary() && attempt < limits.attempts => {
+                    Stats::bump(&self.stats.retries);
+                    tracing::info!("{}: {e}; resuming", dest.display());
+                    self.drive.pacer().record(Some(&e));
+                    self.drive.pacer().pace().await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Hash what is already in the partial file (blocking read off the async threads).
+    async fn resume_state(&self, partial: &Path, size: u64) -> Result<(Md5, u64)> {
+        let path = partial.to_path_buf();
+        let state = tokio::task::spawn_blocking(move || -> std::io::Result<(Md5, u64)> {
+            use std::io::Read as _;
+            let mut hasher = Md5::new();
+            let mut file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((hasher, 0)),
+                Err(e) => return Err(e),
+            };
+            let len = file.metadata()?.len();
+            if len > size {
+                drop(file);
+                std::fs::remove_file(&path)?;
+                return Ok((Md5::new(), 0));
+            }
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            Ok((hasher, len))
+        })
+        .await
+        .map_err(|e| Error::Usage(format!("hashing task failed: {e}")))?;
+        state.map_err(|e| Error::io(format!("read {}", partial.display()), e))
+    }
+
+    /// One pass: append the missing bytes to the partial file; returns the full file's MD5.
+    async fn download_once(&self, node: &Node, partial: &Path, size: u64) -> Result<String> {
+        let (mut hasher, mut have) = self.resume_state(partial, size).await?;
+        if have == size {
+            // Complete already (or empty): make sure the partial file exists to be renamed.
+            tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(partial)
+                .await
+                .map_err(|e| Error::io(format!("create {}", partial.display()), e))?;
+            return Ok(hex_md5(hasher));
+        }
+        let mut response = self.open(node, have, None).await?;
+        if have > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            // The server ignored Range: start over.
+            hasher = Md5::new();
+            have = 0;
+        }
+        let mut options = tokio::fs::OpenOptions::new();
+        options.create(true).write(true);
+        if have > 0 {
+            options.append(true);
+        } else {
+            options.truncate(true);
+        }
+        let file = options
+            .open(partial)
+            .await
+            .map_err(|e| Error::io(format!("open {}", partial.display()), e))?;
+        let mut out = tokio::io::BufWriter::with_capacity(CHUNK, file);
+        let url = response.url().clone();
+        let operation = format!("download {}", node.name());
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = out.flush().await;
+                    return Err(Error::transport(&operation, &url, e));
+                }
+            };
+            hasher.update(&chunk);
+            have += chunk.len() as u64;
+            self.stats.add_bytes(chunk.len() as u64);
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io(format!("write {}", partial.display()), e))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| Error::io(format!("write {}", partial.display()), e))?;
+        out.get_ref()
+            .sync_all()
+            .await
+            .map_err(|e| Error::io(format!("sync {}", partial.display()), e))?;
+        if have < size {
+            return Err(Error::Api {
+                operation,
+                status: 0,
+                kind: ErrorKind::Transport,
+                message: format!("the connection ended after {have} of {size} bytes"),
+                conflict_node_id: None,
+                retry_after: None,
+            });
+        }
+        Ok(hex_md5(hasher))
+    }
+
+    /// Verify and rename into place; a mismatch removes the partial file.
+    async fn finish(&self, node: &Node, partial: &Path, dest: &Path, md5: &str) -> Result<()> {
+        let len = tokio::fs::metadata(partial)
+            .await
+            .map_err(|e| Error::io(format!("stat {}", partial.display()), e))?
+            .len();
+        let expected = node.md5();
+        if len != node.size() || expected.is_some_and(|m| m != md5) {
+            let _ = tokio::fs::remove_file(partial).await;
+            return Err(Error::Integrity(format!(
+                "{}: corrupted on transfer: got {len} bytes with md5 {md5}, the service says {} bytes with md5 {}; the partial file was removed, run the command again",
+                dest.display(),
+                node.size(),
+                expected.unwrap_or("(none)")
+            )));
+        }
+        tokio::fs::rename(partial, dest).await.map_err(|e| {
+            Error::io(
+                format!("rename {} to {}", partial.display(), dest.display()),
+                e,
+            )
+        })
+    }
+}
