@@ -61,6 +61,23 @@ pub fn default_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("acd.conf"))
 }
 
+/// rclone reads values raw: no quotes, no escapes (a secret with a backslash stays intact).
+const RCLONE_PARSE: ini::ParseOption = ini::ParseOption {
+    enabled_quote: false,
+    enabled_escape: false,
+    enabled_indented_mutiline_value: false,
+    enabled_preserve_key_leading_whitespace: false,
+};
+
+/// rclone writes `key = value` with nothing escaped.
+fn rclone_write() -> ini::WriteOption {
+    ini::WriteOption {
+        escape_policy: ini::EscapePolicy::Nothing,
+        line_separator: ini::LineSeparator::SystemDefault,
+        kv_separator: " = ",
+    }
+}
+
 /// The whole configuration file, as read from disk.
 pub struct ConfigFile {
     path: PathBuf,
@@ -80,7 +97,7 @@ impl ConfigFile {
     /// Read `path`; a file that does not exist is an empty configuration.
     pub fn load(path: &Path) -> Result<Self> {
         let ini = match std::fs::read_to_string(path) {
-            Ok(text) => ini::Ini::load_from_str(&text).map_err(|e| {
+            Ok(text) => ini::Ini::load_from_str_opt(&text, RCLONE_PARSE).map_err(|e| {
                 Error::Config(format!(
                     "{}: not a valid configuration file: {e}; fix the line or move the file away",
                     path.display()
@@ -133,7 +150,7 @@ impl ConfigFile {
     pub fn save(&self) -> Result<()> {
         let mut text = Vec::new();
         self.ini
-            .write_to(&mut text)
+            .write_to_opt(&mut text, rclone_write())
             .map_err(|e| Error::io(format!("format {}", self.path.display()), e))?;
         write_private_atomically(&self.path, &text)
     }
@@ -409,6 +426,17 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn values_are_raw_like_rclone() {
+        let (dir, mut file) = load("[r]\ntype = amazon cloud drive\nclient_secret = a\\b\"c\n");
+        assert_eq!(file.section("r").unwrap()["client_secret"], "a\\b\"c");
+        file.set("r", "client_id", "x");
+        file.save().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("acd.conf")).unwrap();
+        assert!(text.contains("client_secret = a\\b\"c"), "{text}");
+        assert!(text.contains("client_id = x"), "{text}");
     }
 
     #[test]

@@ -134,8 +134,19 @@ impl Drive {
         operation: &str,
         request: RequestBuilder,
     ) -> Result<reqwest::Response> {
+        self.send_authorized(operation, request, true).await
+    }
+
+    /// One authorized attempt; a 401 refreshes the token only when `refresh_on_401`.
+    async fn send_authorized(
+        &self,
+        operation: &str,
+        request: RequestBuilder,
+        refresh_on_401: bool,
+    ) -> Result<reqwest::Response> {
         let token = self.auth.access_token().await?;
-        self.send_with_token(operation, request, &token).await
+        self.send_with_token(operation, request, &token, refresh_on_401)
+            .await
     }
 
     async fn send_with_token(
@@ -143,6 +154,7 @@ impl Drive {
         operation: &str,
         request: RequestBuilder,
         token: &SecretString,
+        refresh_on_401: bool,
     ) -> Result<reqwest::Response> {
         let request = request
             .bearer_auth(token.expose_secret())
@@ -163,7 +175,7 @@ impl Drive {
             return Ok(response);
         }
         let error = error_from_response(operation, response).await;
-        if error.status() == Some(401) || error.kind() == ErrorKind::TokenExpired {
+        if refresh_on_401 && is_auth_failure(&error) {
             self.auth.invalidate(token).await?;
         }
         Err(error)
@@ -180,7 +192,12 @@ impl Drive {
         let (build, refreshed) = (&build, &refreshed);
         self.pacer
             .call(operation, move |_| async move {
-                let response = match self.send_once(operation, build()).await {
+                // After one refresh, a second refusal is reported, not refreshed again.
+                let refresh_on_401 = !refreshed.load(Ordering::SeqCst);
+                let response = match self
+                    .send_authorized(operation, build(), refresh_on_401)
+                    .await
+                {
                     Err(e) if is_auth_failure(&e) => {
                         if refreshed.swap(true, Ordering::SeqCst) {
                             return Err(Error::Auth(format!(

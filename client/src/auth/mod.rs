@@ -138,8 +138,9 @@ impl TokenStore {
         file.save()
     }
 
-    /// Hold an exclusive lock on `<config>.lock` while `f` runs.
-    fn locked<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+    /// Take an exclusive lock on `<config>.lock` (blocking); it is released when the
+    /// returned file is dropped.
+    fn lock(&self) -> Result<std::fs::File> {
         let lock_path = self.path.with_extension("lock");
         if let Some(dir) = lock_path.parent() {
             let _ = std::fs::create_dir_all(dir);
@@ -153,9 +154,7 @@ impl TokenStore {
             .map_err(|e| Error::io(format!("open {}", lock_path.display()), e))?;
         file.lock()
             .map_err(|e| Error::io(format!("lock {}", lock_path.display()), e))?;
-        let out = f();
-        let _ = file.unlock();
-        Ok(out)
+        Ok(file)
     }
 }
 
@@ -229,23 +228,30 @@ impl TokenSource {
 
     /// Refresh while holding the in-process lock, under the file lock.
     async fn refresh_locked(&self, current: &mut Token, rejected: Option<&str>) -> Result<()> {
-        // Another process may have refreshed already: adopt its token if it is usable.
-        if let Some(store) = self.store.clone() {
-            let saved = tokio::task::spawn_blocking(move || store.locked(|| store.read()))
+        // Hold the file lock for the whole refresh, so that two processes never both refresh.
+        let (_lock, saved) = match self.store.clone() {
+            Some(store) => {
+                let (lock, saved) = tokio::task::spawn_blocking(move || {
+                    store.lock().map(|lock| (lock, store.read()))
+                })
                 .await
                 .map_err(|e| Error::Auth(format!("token refresh task failed: {e}")))??;
-            if let Some(saved) = saved {
-                let fresh = !saved.needs_refresh(Utc::now(), REFRESH_AHEAD);
-                let different = Some(saved.access_token.expose_secret()) != rejected
-                    && saved.access_token.expose_secret() != current.access_token.expose_secret();
-                if fresh && different {
-                    tracing::debug!("using the token another process refreshed");
-                    *current = saved;
-                    return Ok(());
-                }
-                if !saved.refresh_token.expose_secret().is_empty() {
-                    current.refresh_token = saved.refresh_token;
-                }
+                (Some(lock), saved)
+            }
+            None => (None, None),
+        };
+        // Another process may have refreshed already: adopt its token if it is usable.
+        if let Some(saved) = saved {
+            let fresh = !saved.needs_refresh(Utc::now(), REFRESH_AHEAD);
+            let different = Some(saved.access_token.expose_secret()) != rejected
+                && saved.access_token.expose_secret() != current.access_token.expose_secret();
+            if fresh && different {
+                tracing::debug!("using the token another process refreshed");
+                *current = saved;
+                return Ok(());
+            }
+            if !saved.refresh_token.expose_secret().is_empty() {
+                current.refresh_token = saved.refresh_token;
             }
         }
         tracing::debug!("refreshing the access token");
@@ -254,9 +260,9 @@ impl TokenSource {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(store) = self.store.clone() {
             let token = fresh.clone();
-            tokio::task::spawn_blocking(move || store.locked(|| store.write(&token)))
+            tokio::task::spawn_blocking(move || store.write(&token))
                 .await
-                .map_err(|e| Error::Auth(format!("token save task failed: {e}")))???;
+                .map_err(|e| Error::Auth(format!("token save task failed: {e}")))??;
         }
         *current = fresh;
         Ok(())

@@ -78,7 +78,7 @@ impl Downloader {
                         request = request.header(reqwest::header::RANGE, range_header(start, end));
                     }
                     let response = drive.send_once(&operation, request).await?;
-                    self.follow(&operation, url, response, start, end, ranged)
+                    self.follow(&operation, url, response, start, end, ranged, true)
                         .await
                 }
             })
@@ -99,32 +99,44 @@ impl Downloader {
         drive
             .pacer()
             .call(operation, |_| async move {
-                let with_link = drive.node(&node.id, true).await?;
-                let link = with_link.temp_link.ok_or_else(|| Error::Protocol {
-                    operation: operation.into(),
-                    message: "the node has no tempLink".into(),
-                })?;
-                let url = url::Url::parse(&link).map_err(|e| Error::Protocol {
-                    operation: operation.into(),
-                    message: format!("the tempLink is not a URL: {e}"),
-                })?;
-                let mut request = drive.http().get(url.clone());
-                if ranged {
-                    request = request.header(reqwest::header::RANGE, range_header(start, end));
+                let mut renewed = false;
+                loop {
+                    let with_link = drive.node(&node.id, true).await?;
+                    let link = with_link.temp_link.ok_or_else(|| Error::Protocol {
+                        operation: operation.into(),
+                        message: "the node has no tempLink".into(),
+                    })?;
+                    let url = url::Url::parse(&link).map_err(|e| Error::Protocol {
+                        operation: operation.into(),
+                        message: format!("the tempLink is not a URL: {e}"),
+                    })?;
+                    let mut request = drive.http().get(url.clone());
+                    if ranged {
+                        request = request.header(reqwest::header::RANGE, range_header(start, end));
+                    }
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| Error::transport(operation, &url, e))?;
+                    // The link was fetched without Authorization: redirects stay without it.
+                    match self
+                        .follow(operation, url, response, start, end, ranged, false)
+                        .await
+                    {
+                        Err(e) if !renewed && matches!(e.status(), Some(404 | 410)) => {
+                            tracing::info!("{operation}: the tempLink expired; asking again");
+                            renewed = true;
+                        }
+                        other => return other,
+                    }
                 }
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| Error::transport(operation, &url, e))?;
-                let response = self
-                    .follow(operation, url, response, start, end, ranged)
-                    .await?;
-                Ok(response)
             })
             .await
     }
 
-    /// Follow redirects by hand; check the final status.
+    /// Follow redirects by hand; check the final status. `authorized` says whether the first
+    /// request carried the bearer token (a redirect never adds it back).
+    #[allow(clippy::too_many_arguments)]
     async fn follow(
         &self,
         operation: &str,
@@ -133,8 +145,8 @@ impl Downloader {
         start: u64,
         end: Option<u64>,
         ranged: bool,
+        mut authorized: bool,
     ) -> Result<reqwest::Response> {
-        let mut authorized = true;
         for _ in 0..MAX_REDIRECTS {
             if !response.status().is_redirection() {
                 break;
