@@ -41,28 +41,34 @@ impl DirCache {
         self.encoding.decode_display(name)
     }
 
-    fn key(parts: &[String]) -> String {
-        parts.join("/").to_lowercase()
+    /// The cache key of a path given as remote (encoded) names: encoded names never contain
+    /// `/`, and two local names that encode alike are the same remote name.
+    fn key(encoded: &[String]) -> String {
+        encoded.join("/").to_lowercase()
     }
 
-    fn cached(&self, parts: &[String]) -> Option<String> {
+    fn encode_all(&self, parts: &[String]) -> Vec<String> {
+        parts.iter().map(|p| self.encode(p)).collect()
+    }
+
+    fn cached(&self, encoded: &[String]) -> Option<String> {
         self.folders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&Self::key(parts))
+            .get(&Self::key(encoded))
             .cloned()
     }
 
-    fn remember(&self, parts: &[String], id: &str) {
+    fn remember(&self, encoded: &[String], id: &str) {
         self.folders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(Self::key(parts), id.to_string());
+            .insert(Self::key(encoded), id.to_string());
     }
 
     /// Forget everything under `parts` (after a delete or move).
     pub fn forget(&self, parts: &[String]) {
-        let key = Self::key(parts);
+        let key = Self::key(&self.encode_all(parts));
         self.folders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -71,8 +77,12 @@ impl DirCache {
 
     /// The child of `parent` whose name matches `name` (local form), ignoring case.
     pub async fn child(&self, parent: &str, name: &str) -> Result<Option<Node>> {
-        let remote_name = self.encode(name);
-        if let Some(node) = self.drive.lookup(parent, &remote_name).await? {
+        self.child_encoded(parent, &self.encode(name)).await
+    }
+
+    /// The child of `parent` whose remote name matches `remote_name`, ignoring case.
+    pub async fn child_encoded(&self, parent: &str, remote_name: &str) -> Result<Option<Node>> {
+        if let Some(node) = self.drive.lookup(parent, remote_name).await? {
             return Ok(Some(node));
         }
         let lower = remote_name.to_lowercase();
@@ -86,13 +96,14 @@ impl DirCache {
     pub async fn folder_id(&self, path: &RemotePath) -> Result<Option<String>> {
         let root = self.drive.root().await?.id.clone();
         let mut id = root;
-        for depth in 0..path.parts.len() {
-            let prefix = &path.parts[..=depth];
+        let encoded = self.encode_all(&path.parts);
+        for depth in 0..encoded.len() {
+            let prefix = &encoded[..=depth];
             if let Some(cached) = self.cached(prefix) {
                 id = cached;
                 continue;
             }
-            match self.child(&id, &path.parts[depth]).await? {
+            match self.child_encoded(&id, &encoded[depth]).await? {
                 Some(node) if node.is_folder() => {
                     self.remember(prefix, &node.id);
                     id = node.id;
@@ -101,7 +112,7 @@ impl DirCache {
                     return Err(Error::Usage(format!(
                         "{}: {} is a file, not a folder",
                         path,
-                        prefix.join("/")
+                        path.parts[..=depth].join("/")
                     )));
                 }
                 None => return Ok(None),
@@ -123,23 +134,31 @@ impl DirCache {
 
     /// The id of the folder at `path`, creating missing folders.
     pub async fn mkdir_all(&self, path: &RemotePath) -> Result<String> {
+        self.mkdir_all_encoded(&self.encode_all(&path.parts)).await
+    }
+
+    /// The id of the folder whose path from the root is `encoded` (remote names, as
+    /// [`DirCache::encode`] or [`crate::encoding::Encoding::encode`] made them), creating
+    /// missing folders. Local names that are not valid UTF-8 can only be given this way.
+    pub async fn mkdir_all_encoded(&self, encoded: &[String]) -> Result<String> {
         let mut id = self.drive.root().await?.id.clone();
-        for depth in 0..path.parts.len() {
-            let prefix = &path.parts[..=depth];
+        for depth in 0..encoded.len() {
+            let prefix = &encoded[..=depth];
             if let Some(cached) = self.cached(prefix) {
                 id = cached;
                 continue;
             }
-            let name = &path.parts[depth];
-            let node = match self.child(&id, name).await? {
+            let name = &encoded[depth];
+            let node = match self.child_encoded(&id, name).await? {
                 Some(n) if n.is_folder() => n,
                 Some(_) => {
+                    let shown: Vec<String> = prefix.iter().map(|p| self.decode(p)).collect();
                     return Err(Error::Usage(format!(
-                        "{path}: {} exists and is a file",
-                        prefix.join("/")
+                        "{} exists and is a file, not a folder",
+                        shown.join("/")
                     )));
                 }
-                None => self.drive.create_folder(&id, &self.encode(name)).await?,
+                None => self.drive.create_folder(&id, name).await?,
             };
             self.remember(prefix, &node.id);
             id = node.id;

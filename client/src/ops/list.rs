@@ -24,22 +24,56 @@ pub async fn walk_remote(
     max_depth: usize,
     checkers: usize,
 ) -> Result<Vec<RemoteEntry>> {
+    Ok(walk_remote_local(remote, root_id, max_depth, checkers)
+        .await?
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .collect())
+}
+
+/// The local form of one remote name, as a path component. `RemoteEntry::path` is for
+/// display (lossy for names that are not UTF-8); this keeps the exact bytes. A name that
+/// would not be a single safe component (it decodes to something with `/` or NUL, or to `.`,
+/// `..` or nothing, as an unquoted `／` from another tool does) keeps its remote form.
+pub fn local_component(remote: &Remote, name: &str) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt as _;
+    let bytes = remote.config.encoding.decode(name);
+    let unsafe_name = bytes.is_empty()
+        || bytes == b"."
+        || bytes == b".."
+        || bytes.contains(&b'/')
+        || bytes.contains(&0);
+    if unsafe_name {
+        std::ffi::OsString::from(name)
+    } else {
+        std::ffi::OsString::from_vec(bytes)
+    }
+}
+
+/// Like [`walk_remote`], with each entry's exact local relative path (see
+/// [`local_component`]), for writing files.
+pub async fn walk_remote_local(
+    remote: &Remote,
+    root_id: &str,
+    max_depth: usize,
+    checkers: usize,
+) -> Result<Vec<(PathBuf, RemoteEntry)>> {
     use futures_util::stream::{FuturesUnordered, StreamExt as _};
     let mut out = Vec::new();
-    let mut pending = vec![(root_id.to_string(), String::new(), 1usize)];
+    let mut pending = vec![(root_id.to_string(), String::new(), PathBuf::new(), 1usize)];
     let mut running = FuturesUnordered::new();
     loop {
         while running.len() < checkers.max(1) {
-            let Some((id, prefix, depth)) = pending.pop() else {
+            let Some((id, prefix, local, depth)) = pending.pop() else {
                 break;
             };
             let drive = remote.drive.clone();
             running.push(async move {
                 let children = drive.children(&id).await;
-                (children, prefix, depth)
+                (children, prefix, local, depth)
             });
         }
-        let Some((children, prefix, depth)) = running.next().await else {
+        let Some((children, prefix, local, depth)) = running.next().await else {
             break;
         };
         for node in children? {
@@ -49,15 +83,16 @@ pub async fn walk_remote(
             } else {
                 format!("{prefix}/{name}")
             };
+            let local_path = local.join(local_component(remote, node.name()));
             if node.is_folder() && (max_depth == 0 || depth < max_depth) {
-                pending.push((node.id.clone(), path.clone(), depth + 1));
+                pending.push((node.id.clone(), path.clone(), local_path.clone(), depth + 1));
             }
             if node.is_folder() || node.is_file() {
-                out.push(RemoteEntry { path, node });
+                out.push((local_path, RemoteEntry { path, node }));
             }
         }
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.sort_by(|a, b| a.1.path.cmp(&b.1.path).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
 }
 

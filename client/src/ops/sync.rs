@@ -11,7 +11,9 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt as _};
 
 use super::Ctx;
-use super::list::{LocalEntry, RemoteEntry, by_folded_path, walk_local, walk_remote};
+use super::list::{
+    LocalEntry, RemoteEntry, by_folded_path, walk_local, walk_remote, walk_remote_local,
+};
 use crate::api::model::Node;
 use crate::error::{Error, Result};
 use crate::paths::RemotePath;
@@ -257,12 +259,15 @@ async fn upload_one(
     let (name, folders) = encoded
         .split_last()
         .ok_or_else(|| Error::Usage("an empty path".into()))?;
-    let mut parent = dst.clone();
-    for (raw, enc) in entry.parts[..entry.parts.len() - 1].iter().zip(folders) {
-        let _ = enc;
-        parent = parent.child(&raw.to_string_lossy());
-    }
-    let parent_id = ctx.remote.dirs.mkdir_all(&parent).await?;
+    // Resolve the parent by remote names: a local folder name that is not UTF-8 has no
+    // `String` form, and a lossy one would make a different folder.
+    let mut parent: Vec<String> = dst
+        .parts
+        .iter()
+        .map(|p| ctx.remote.dirs.encode(p))
+        .collect();
+    parent.extend(folders.iter().cloned());
+    let parent_id = ctx.remote.dirs.mkdir_all_encoded(&parent).await?;
     ctx.stats.expect(entry.size);
     ctx.stats.message(&entry.display());
     let source = Source {
@@ -284,7 +289,7 @@ pub async fn download_tree(ctx: &Ctx, src: &RemotePath, dst: &Path, mode: Mode) 
             src.remote
         ))
     })?;
-    let remote = walk_remote(&ctx.remote, &src_id, 0, ctx.options.checkers).await?;
+    let remote = walk_remote_local(&ctx.remote, &src_id, 0, ctx.options.checkers).await?;
     let downloader = Downloader {
         drive: ctx.remote.drive.clone(),
         templink_threshold: ctx.remote.config.templink_threshold,
@@ -294,13 +299,16 @@ pub async fn download_tree(ctx: &Ctx, src: &RemotePath, dst: &Path, mode: Mode) 
         std::fs::create_dir_all(dst)
             .map_err(|e| Error::io(format!("create {}", dst.display()), e))?;
     }
-    let wanted: BTreeSet<PathBuf> = remote.iter().map(|e| dst.join(&e.path)).collect();
-    let jobs: Vec<RemoteEntry> = remote.into_iter().filter(|e| e.node.is_file()).collect();
+    let wanted: BTreeSet<PathBuf> = remote.iter().map(|(local, _)| dst.join(local)).collect();
+    let jobs: Vec<(PathBuf, RemoteEntry)> = remote
+        .into_iter()
+        .filter(|(_, e)| e.node.is_file())
+        .collect();
     let results: Vec<(String, Result<bool>)> = stream::iter(jobs)
-        .map(|entry| {
+        .map(|(local, entry)| {
             let downloader = downloader.clone();
             async move {
-                let target = dst.join(&entry.path);
+                let target = dst.join(&local);
                 let result = download_one(ctx, &downloader, &entry.node, &target).await;
                 (entry.path, result)
             }

@@ -132,6 +132,8 @@ impl Uploader {
                     target = Some(holder);
                 }
                 kind if body_sent && is_phantom_candidate(kind, &error) => {
+                    // A phantom wait counts as a retry whether or not the file appears.
+                    Stats::bump(&self.stats.retries);
                     tracing::warn!(
                         "{name}: {error} after the whole file was sent; waiting for it to appear"
                     );
@@ -145,7 +147,6 @@ impl Uploader {
                     {
                         return Ok(node);
                     }
-                    Stats::bump(&self.stats.retries);
                     tracing::warn!("{name}: did not appear; uploading again");
                 }
                 _ if error.is_temporary() => {
@@ -216,8 +217,10 @@ impl Uploader {
                 source.size,
             )
         };
+        // The service ignores the part's filename, but it travels in a part header: a name
+        // with control characters (a newline) would break the multipart body.
         let content = match content
-            .file_name(name.to_string())
+            .file_name(part_file_name(name))
             .mime_str("application/octet-stream")
         {
             Ok(p) => p,
@@ -348,7 +351,10 @@ impl Uploader {
             .wait_per_gb
             .mul_f64(source.size as f64 / (1u64 << 30) as f64);
         let polls = (window.as_secs_f64() / self.poll.as_secs_f64().max(0.001)).ceil() as u64;
-        let polls = polls.max(1);
+        // At least one poll after a pause: for small files the per-GiB window is a few
+        // milliseconds, and a single immediate look would re-send a file that appears a moment
+        // later, leaving two nodes of one name.
+        let polls = polls.max(2);
         for i in 1..=polls {
             let found = match target {
                 Some(old) => self.drive.node(&old.id, false).await.ok(),
@@ -370,6 +376,13 @@ impl Uploader {
         }
         Ok(None)
     }
+}
+
+/// The `filename` of the content part: the name with control characters replaced.
+fn part_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect()
 }
 
 /// Errors after which the file may still appear.
