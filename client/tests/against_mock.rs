@@ -908,3 +908,23 @@ async fn garbled_upload_answer_leaves_one_good_node() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].md5(), Some(md5_hex(&bytes).as_str()));
 }
+
+// ---- empty remote folders come down too ------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_remote_folders_are_made_locally() {
+    let env = Env::start(MockServer::builder(), &[]).await;
+    env.mkdir(&rpath("tree/empty/deeper")).await;
+    let src = env.local("src");
+    write(&src, b"a.txt", b"a");
+    upload_tree(&env.ctx, &src, &rpath("tree"), Mode::Copy)
+        .await
+        .unwrap();
+    let dst = env.dir.path().join("down");
+    let report = download_tree(&env.fresh_ctx(), &rpath("tree"), &dst, Mode::Copy)
+        .await
+        .unwrap();
+    assert_clean(&report);
+    assert!(dst.join("empty/deeper").is_dir());
+    assert_eq!(std::fs::read(dst.join("a.txt")).unwrap(), b"a");
+}

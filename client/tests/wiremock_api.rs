@@ -1027,6 +1027,38 @@ async fn a_body_cut_short_is_resumed_with_range() {
     assert!(!partial_path(&dest.path).exists());
 }
 
+#[tokio::test]
+async fn a_stale_partial_file_is_discarded_and_the_file_downloaded_again() {
+    let h = Harness::fresh().await;
+    Mock::given(method("GET"))
+        .and(path(content_path()))
+        .and(header("range", "bytes=6-"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header("Content-Range", "bytes 6-11/12")
+                .set_body_bytes(&HELLO[6..]),
+        )
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(content_path()))
+        .and(NoRange)
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(HELLO))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let dest = Dest::new();
+    // Left by an interrupted download of an older version of the file.
+    std::fs::write(partial_path(&dest.path), b"STALE!").unwrap();
+    h.downloader(u64::MAX)
+        .download(&file_node(), &dest.path)
+        .await
+        .unwrap();
+    assert_eq!(read(&dest.path), HELLO);
+    assert!(!partial_path(&dest.path).exists());
+}
+
 // ---- 10. Debug output --------------------------------------------------------------------
 
 #[tokio::test]

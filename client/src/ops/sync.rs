@@ -300,6 +300,19 @@ pub async fn download_tree(ctx: &Ctx, src: &RemotePath, dst: &Path, mode: Mode) 
             .map_err(|e| Error::io(format!("create {}", dst.display()), e))?;
     }
     let wanted: BTreeSet<PathBuf> = remote.iter().map(|(local, _)| dst.join(local)).collect();
+    if !ctx.options.dry_run {
+        // Folders exist on the drive even when empty: make them here too.
+        for (local, entry) in remote.iter().filter(|(_, e)| e.node.is_folder()) {
+            let dir = dst.join(local);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                report.fail(
+                    &ctx.stats,
+                    entry.path.clone(),
+                    format!("cannot create {}: {e}", dir.display()),
+                );
+            }
+        }
+    }
     let jobs: Vec<(PathBuf, RemoteEntry)> = remote
         .into_iter()
         .filter(|(_, e)| e.node.is_file())

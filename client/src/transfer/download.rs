@@ -198,8 +198,20 @@ impl Downloader {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let resumed = tokio::fs::metadata(&partial)
+                .await
+                .is_ok_and(|m| m.len() > 0);
             match self.download_once(node, &partial, size).await {
-                Ok(md5) => return self.finish(node, &partial, dest, &md5).await,
+                Ok(md5) => match self.finish(node, &partial, dest, &md5).await {
+                    // A partial file left by an older version of the file: start again once.
+                    Err(e) if resumed && e.kind() == ErrorKind::Integrity && attempt == 1 => {
+                        tracing::info!(
+                            "{}: the partial file did not match; downloading it again",
+                            dest.display()
+                        );
+                    }
+                    other => return other,
+                },
                 Err(e) if e.is_temporary() && attempt < limits.attempts => {
                     Stats::bump(&self.stats.retries);
                     tracing::info!("{}: {e}; resuming", dest.display());
