@@ -1,0 +1,8 @@
+//! Checks of the `auth` area.
+
+use crate::check::Check;
+
+/// The checks of this area.
+pub fn checks() -> Vec<Check> {
+    vec![]
+}

@@ -1,0 +1,163 @@
+//! What a check is: a name, an area, the reference section it enforces, the capabilities it
+//! needs, and an async function that passes or fails with what was expected and what came back.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::context::Ctx;
+
+/// A feature a target may or may not have; a check that needs a missing one is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Capability {
+    /// Names differ only in case conflict (the real service and the mock).
+    CaseInsensitive,
+    /// Files carry tempLinks.
+    TempLink,
+    /// The mock's admin API: fault rules, token minting, journal.
+    FaultInjection,
+    /// Synthetic large files through the admin seed API.
+    Seed,
+    /// The token endpoint can be driven with known client credentials.
+    TokenEndpoint,
+    /// The changes feed.
+    Changes,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: &[Capability] = &[
+        Capability::CaseInsensitive,
+        Capability::TempLink,
+        Capability::FaultInjection,
+        Capability::Seed,
+        Capability::TokenEndpoint,
+        Capability::Changes,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::CaseInsensitive => "case_insensitive",
+            Capability::TempLink => "templink",
+            Capability::FaultInjection => "fault_injection",
+            Capability::Seed => "seed",
+            Capability::TokenEndpoint => "token_endpoint",
+            Capability::Changes => "changes",
+        }
+    }
+
+    /// Parse a name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+/// Why a check failed: what it expected and what it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What the reference says should happen.
+    pub expected: String,
+    /// What happened.
+    pub got: String,
+    /// Not a failure: the check could not run here (reported SKIP with `got` as the reason).
+    pub skipped: bool,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expected {}, got {}", self.expected, self.got)
+    }
+}
+
+impl Failure {
+    /// A failure from its two halves.
+    pub fn new(expected: impl Into<String>, got: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            got: got.into(),
+            skipped: false,
+        }
+    }
+
+    /// The check cannot run on this target, for `reason`.
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Self {
+            expected: String::new(),
+            got: reason.into(),
+            skipped: true,
+        }
+    }
+}
+
+/// What a check returns.
+pub type Outcome = Result<(), Failure>;
+
+/// The future a check runs.
+pub type CheckFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// One named check.
+#[derive(Clone)]
+pub struct Check {
+    /// The area it belongs to (auth, listing, names...).
+    pub area: &'static str,
+    /// Its name, unique within the suite.
+    pub name: &'static str,
+    /// The section of `acd-api.md` it enforces, e.g. "§6.4".
+    pub reference: &'static str,
+    /// Capabilities it needs.
+    pub needs: &'static [Capability],
+    /// The check.
+    pub run: fn(Ctx) -> CheckFuture,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.area, self.name)
+    }
+}
+
+impl Check {
+    /// `area/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.area, self.name)
+    }
+}
+
+/// Declare a check: `check!("area", "name", "§x.y", [Capability...], |ctx| async move { ... })`.
+#[macro_export]
+macro_rules! check {
+    ($area:expr, $name:expr, $reference:expr, [$($cap:expr),* $(,)?], $body:expr) => {
+        $crate::check::Check {
+            area: $area,
+            name: $name,
+            reference: $reference,
+            needs: &[$($cap),*],
+            run: |ctx| Box::pin(($body)(ctx)),
+        }
+    };
+}
+
+/// Fail unless a condition holds: `ensure!(cond, "expected", "got {}", x)`.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $expected:expr, $($got:tt)+) => {
+        if !$cond {
+            return Err($crate::check::Failure::new($expected, format!($($got)+)));
+        }
+    };
+}
+
+/// Fail unless two values are equal.
+#[macro_export]
+macro_rules! ensure_eq {
+    ($got:expr, $expected:expr, $what:expr) => {{
+        let got = $got;
+        let expected = $expected;
+        if got != expected {
+            return Err($crate::check::Failure::new(
+                format!("{} = {:?}", $what, expected),
+                format!("{:?}", got),
+            ));
+        }
+    }};
+}

@@ -1,0 +1,133 @@
+//! What a running check gets: the target, its own fault scope and folder, seeded randomness,
+//! and the recorder.
+
+use std::sync::Arc;
+
+use rand::SeedableRng as _;
+use serde_json::Value;
+
+use crate::api::{Api, id};
+use crate::check::{Capability, Failure};
+use crate::record::Recorder;
+use crate::target::{Admin, Target};
+
+/// The context of one check.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The target.
+    pub target: Arc<Target>,
+    /// The check's id (`area/name`).
+    pub check: String,
+    /// The run's seed.
+    pub seed: u64,
+    recorder: Option<Arc<Recorder>>,
+}
+
+impl Ctx {
+    /// A context for `check`.
+    pub fn new(
+        target: Arc<Target>,
+        check: String,
+        seed: u64,
+        recorder: Option<Arc<Recorder>>,
+    ) -> Self {
+        Self {
+            target,
+            check,
+            seed,
+            recorder,
+        }
+    }
+
+    /// The fault scope of this check (`x-acd-mock-scope`).
+    pub fn scope(&self) -> String {
+        self.check.replace('/', "-")
+    }
+
+    /// The API, with this check's fault scope on every request.
+    pub fn api(&self) -> Api {
+        Api {
+            scope: Some(self.scope()),
+            ..self.target.api.clone()
+        }
+    }
+
+    /// A fresh folder for this check inside the run folder.
+    pub async fn folder(&self) -> Result<String, Failure> {
+        let name = self.scope();
+        let node = self.api().folder(&self.target.run_folder, &name).await?;
+        Ok(id(&node))
+    }
+
+    /// The admin API (fault checks need the `fault_injection` capability).
+    pub fn admin(&self) -> Result<&Admin, Failure> {
+        self.target
+            .admin
+            .as_ref()
+            .ok_or_else(|| Failure::skip("the target has no admin API"))
+    }
+
+    /// Add a fault rule scoped to this check; returns its id.
+    pub async fn fault(&self, mut rule: Value) -> Result<String, Failure> {
+        rule["scope"] = Value::String(self.scope());
+        if rule.get("id").is_none() {
+            let n: u32 = rand::random();
+            rule["id"] = Value::String(format!("{}-{n:08x}", self.scope()));
+        }
+        self.admin()?.add_rule(rule).await
+    }
+
+    /// Fail unless the rule fired at least `min` times.
+    pub async fn fired_at_least(&self, rule: &str, min: u64) -> Result<u64, Failure> {
+        let fired = self.admin()?.fired(rule).await?;
+        if fired < min {
+            return Err(Failure::new(
+                format!("fault rule {rule} to fire at least {min} time(s)"),
+                format!("it fired {fired} time(s)"),
+            ));
+        }
+        Ok(fired)
+    }
+
+    /// Randomness seeded from the run's seed and the check's name.
+    pub fn rng(&self) -> rand::rngs::StdRng {
+        let mut h: u64 = self.seed ^ 0x9e37_79b9_7f4a_7c15;
+        for b in self.check.bytes() {
+            h = h.rotate_left(5) ^ u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        rand::rngs::StdRng::seed_from_u64(h)
+    }
+
+    /// `len` bytes of seeded data.
+    pub fn data(&self, len: usize) -> Vec<u8> {
+        use rand::Rng as _;
+        let mut rng = self.rng();
+        let mut out = vec![0u8; len];
+        rng.fill_bytes(&mut out);
+        out
+    }
+
+    /// Take `bytes` from the run's upload budget, or skip the check.
+    pub fn budget(&self, bytes: u64) -> Result<(), Failure> {
+        if self.target.reserve(bytes) {
+            Ok(())
+        } else {
+            Err(Failure::skip(format!(
+                "--max-bytes leaves no room for {bytes} more bytes"
+            )))
+        }
+    }
+
+    /// Record a response for `--record` / `--compare` (redacted when stored).
+    pub fn record(&self, label: &str, value: &Value) {
+        if let Some(r) = &self.recorder {
+            r.record(&self.check, label, value);
+        }
+    }
+
+    /// Whether the target has a capability.
+    pub fn has(&self, capability: Capability) -> bool {
+        self.target.capabilities.contains(&capability)
+    }
+}

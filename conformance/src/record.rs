@@ -1,0 +1,192 @@
+//! `--record DIR` and `--compare DIR`: responses stored as redacted JSON (ids, dates, tokens
+//! replaced), and every field where two targets differ.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+/// Keys whose values differ run to run and are replaced.
+const REDACTED_KEYS: &[&str] = &[
+    "id",
+    "nodeId",
+    "parents",
+    "createdDate",
+    "modifiedDate",
+    "contentDate",
+    "lastCalculated",
+    "eTagResponse",
+    "logref",
+    "checkpoint",
+    "nextToken",
+    "tempLink",
+    "access_token",
+    "refresh_token",
+    "createdBy",
+    "ownerId",
+];
+
+/// Responses recorded during a run: check id → label → redacted value.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    entries: Mutex<BTreeMap<String, BTreeMap<String, Value>>>,
+}
+
+impl Recorder {
+    /// Store one response.
+    pub fn record(&self, check: &str, label: &str, value: &Value) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .entry(check.to_string())
+            .or_default()
+            .insert(label.to_string(), redact(value));
+    }
+
+    /// Everything recorded.
+    pub fn snapshot(&self) -> BTreeMap<String, BTreeMap<String, Value>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Write one file per check under `dir` (`area__name.json`).
+    pub fn write(&self, dir: &Path) -> std::io::Result<usize> {
+        std::fs::create_dir_all(dir)?;
+        let snapshot = self.snapshot();
+        for (check, values) in &snapshot {
+            let text = serde_json::to_string_pretty(values).unwrap_or_default();
+            std::fs::write(dir.join(file_name(check)), format!("{text}\n"))?;
+        }
+        Ok(snapshot.len())
+    }
+
+    /// Compare with the files in `dir`: every differing field, as `check label path: a != b`.
+    pub fn compare(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        let mut diffs = Vec::new();
+        for (check, values) in self.snapshot() {
+            let path = dir.join(file_name(&check));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                diffs.push(format!("{check}: not recorded in {}", dir.display()));
+                continue;
+            };
+            let other: BTreeMap<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+            for (label, value) in &values {
+                match other.get(label) {
+                    None => diffs.push(format!("{check} {label}: missing in {}", dir.display())),
+                    Some(theirs) => {
+                        diff(&format!("{check} {label}"), "", theirs, value, &mut diffs)
+                    }
+                }
+            }
+        }
+        Ok(diffs)
+    }
+}
+
+fn file_name(check: &str) -> String {
+    format!("{}.json", check.replace('/', "__"))
+}
+
+/// Replace run-specific values: redacted keys, and node ids inside messages.
+pub fn redact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (k, v) in map {
+                let v = if REDACTED_KEYS.contains(&k.as_str()) && !v.is_null() {
+                    match v {
+                        Value::Array(items) => Value::Array(
+                            items
+                                .iter()
+                                .map(|_| Value::String(format!("<{k}>")))
+                                .collect(),
+                        ),
+                        _ => Value::String(format!("<{k}>")),
+                    }
+                } else {
+                    redact(v)
+                };
+                out.insert(k.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) => Value::String(redact_ids(s)),
+        other => other.clone(),
+    }
+}
+
+/// Replace 22-character node ids inside free text.
+fn redact_ids(text: &str) -> String {
+    static ID: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    match ID.get_or_init(|| regex::Regex::new(r"\b[A-Za-z0-9_-]{22}\b").ok()) {
+        Some(re) => re.replace_all(text, "<id>").into_owned(),
+        None => text.to_string(),
+    }
+}
+
+/// Walk two values and collect the paths where they differ.
+pub fn diff(prefix: &str, path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let p = format!("{path}/{key}");
+                match (x.get(key), y.get(key)) {
+                    (Some(va), Some(vb)) => diff(prefix, &p, va, vb, out),
+                    (Some(_), None) => out.push(format!("{prefix} {p}: only in the recording")),
+                    (None, Some(_)) => out.push(format!("{prefix} {p}: only in this run")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                diff(prefix, &format!("{path}/{i}"), va, vb, out);
+            }
+        }
+        _ if a != b => out.push(format!(
+            "{prefix} {}: {a} != {b}",
+            if path.is_empty() { "/" } else { path }
+        )),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn redaction_hides_ids_dates_and_tokens() {
+        let v = json!({"id":"3ohaT2SSQWOecmP0GSWv6g","name":"a","parents":["x"],"modifiedDate":"2020","message":"conflicting NodeId: 3ohaT2SSQWOecmP0GSWv6g"});
+        let r = redact(&v);
+        assert_eq!(
+            r,
+            json!({"id":"<id>","name":"a","parents":["<parents>"],"modifiedDate":"<modifiedDate>","message":"conflicting NodeId: <id>"})
+        );
+    }
+
+    #[test]
+    fn diff_names_every_differing_field() {
+        let mut out = Vec::new();
+        diff(
+            "c",
+            "",
+            &json!({"a":1,"b":{"c":2},"d":3}),
+            &json!({"a":1,"b":{"c":3},"e":4}),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![
+                "c /b/c: 2 != 3",
+                "c /d: only in the recording",
+                "c /e: only in this run"
+            ]
+        );
+    }
+}
