@@ -208,8 +208,9 @@ pub enum TrashCommand {
     Restore {
         /// remote:
         remote: String,
-        /// Node ids (see `acd trash list`).
-        #[arg(required = true)]
+        /// Node ids (see `acd trash list`). Ids may start with `-`; they are taken as ids, so
+        /// put flags before the remote.
+        #[arg(required = true, allow_hyphen_values = true)]
         ids: Vec<String>,
     },
 }

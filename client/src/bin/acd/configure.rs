@@ -251,14 +251,26 @@ async fn browser_flow(
     args: &AuthorizeArgs,
 ) -> Result<Token> {
     let state = oauth::new_state();
-    // The redirect URI depends on the bound port (tests bind port 0), so bind first.
-    let placeholder = url::Url::parse("http://127.0.0.1/").context("url")?;
-    let probe = RedirectServer::start(args.auth_addr, state.clone(), placeholder).await?;
-    let redirect_uri = probe.redirect_uri();
-    let bound = probe.local_addr();
-    drop(probe);
+    // The redirect URI names the port, and the authorization URL names the redirect URI, so a
+    // port of 0 (any free port) is resolved first. A plain std listener closes as soon as it is
+    // dropped; a `RedirectServer` closes its socket later, in its task, so binding one as a probe
+    // and then the real one on the same port fails with "Address already in use".
+    let addr = if args.auth_addr.port() == 0 {
+        std::net::TcpListener::bind(args.auth_addr)
+            .and_then(|probe| probe.local_addr())
+            .with_context(|| {
+                format!(
+                    "could not find a free port on {} for the OAuth redirect; give one with --auth-addr",
+                    args.auth_addr.ip()
+                )
+            })?
+    } else {
+        args.auth_addr
+    };
+    let redirect_uri = url::Url::parse(&format!("http://{addr}/")).context("redirect URI")?;
     let auth_url = oauth::authorize_url(settings, &state, redirect_uri.as_str())?;
-    let server = RedirectServer::start(bound, state, auth_url).await?;
+    let server = RedirectServer::start(addr, state, auth_url).await?;
+    debug_assert_eq!(server.redirect_uri(), redirect_uri);
     let start = server.start_url();
     eprintln!("If your browser does not open, go to this link:\n{start}");
     eprintln!(

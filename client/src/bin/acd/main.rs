@@ -184,6 +184,13 @@ fn options(g: &Global) -> Result<ops::Options> {
 }
 
 async fn open(session: &Session, path: &RemotePath) -> Result<Remote> {
+    if !session.config_path.exists() {
+        bail!(
+            "no remote {:?}: the config file {} does not exist; create the remote with `acd config`, or name your file with --config or ACD_CONFIG",
+            path.remote,
+            session.config_path.display()
+        );
+    }
     Ok(session.open(&path.remote).await?)
 }
 
@@ -535,11 +542,22 @@ async fn trash(session: &Session, g: &Global, command: TrashCommand) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
         TrashCommand::Restore { remote, ids } => {
+            // Ids may start with `-`, so everything after the remote is an id: a flag there is a
+            // mistake. Check them all before restoring any.
+            for id in &ids {
+                if id.starts_with("--") {
+                    bail!(
+                        "{id:?} is not a node id; put flags before `trash restore` (everything after the remote is taken as an id)"
+                    );
+                }
+                ops::manage::validate_id(id)?;
+            }
             let path = paths::parse_remote(&remote)?;
             let remote = open(session, &path).await?;
             for id in &ids {
-                let id = ops::manage::validate_id(id)?;
-                let node = remote.drive.restore(id).await?;
+                let node = remote.drive.restore(id).await.with_context(|| {
+                    format!("cannot restore {id}; `acd trash list` shows what the trash holds")
+                })?;
                 eprintln!("restored {} ({})", remote.dirs.decode(node.name()), node.id);
             }
             Ok(ExitCode::SUCCESS)
