@@ -150,14 +150,17 @@ macro_rules! ensure {
 /// Fail unless two values are equal.
 #[macro_export]
 macro_rules! ensure_eq {
-    ($got:expr, $expected:expr, $what:expr) => {{
-        let got = $got;
-        let expected = $expected;
-        if got != expected {
-            return Err($crate::check::Failure::new(
-                format!("{} = {:?}", $what, expected),
-                format!("{:?}", got),
-            ));
+    ($got:expr, $expected:expr, $what:expr) => {
+        // `match` keeps temporaries in the expressions alive for the comparison.
+        match (&$got, &$expected) {
+            (got, expected) => {
+                if got != expected {
+                    return Err($crate::check::Failure::new(
+                        format!("{} = {:?}", $what, expected),
+                        format!("{:?}", got),
+                    ));
+                }
+            }
         }
-    }};
+    };
 }

@@ -487,8 +487,8 @@ fn bad_input_fails_with_one_line_and_no_secrets() {
     assert!(error.contains("does"), "{error}");
     assert!(error.contains("not found"), "{error}");
     assert!(
-        error.contains("acd ls") || error.contains("check"),
-        "{error}"
+        error.contains("acd ls r:") && !error.contains("acd ls r:does"),
+        "points at the deepest folder that exists: {error}"
     );
 
     let error = env.fails(&[

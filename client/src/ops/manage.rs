@@ -12,19 +12,35 @@ pub async fn mkdir(remote: &Remote, path: &RemotePath) -> Result<String> {
 
 /// The node at `path`, or a not-found error that says how to look.
 pub async fn require(remote: &Remote, path: &RemotePath) -> Result<Node> {
-    remote.dirs.find(path).await?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "{path} (nothing there; list the folder with `acd lsd {}`)",
-            path.split_last()
-                .map_or_else(|| path.to_string(), |(p, _)| p.to_string())
-        ))
-    })
+    if let Some(node) = remote.dirs.find(path).await? {
+        return Ok(node);
+    }
+    // Point at the deepest folder that does exist.
+    let mut existing = path.clone();
+    while let Some((parent, _)) = existing.split_last() {
+        existing = parent;
+        if remote
+            .dirs
+            .folder_id(&existing)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            break;
+        }
+    }
+    Err(Error::NotFound(format!(
+        "{path} (nothing there; see what {existing} holds with `acd lsd {existing}` or `acd ls {existing}`)"
+    )))
 }
 
 /// Remove an empty folder (to the trash).
 pub async fn rmdir(remote: &Remote, path: &RemotePath) -> Result<()> {
     if path.is_root() {
-        return Err(Error::Usage("refusing to remove the root folder".into()));
+        return Err(Error::Usage(
+            "refusing to remove the root folder; remove the folders in it one by one".into(),
+        ));
     }
     let node = require(remote, path).await?;
     if !node.is_folder() {

@@ -86,30 +86,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Md5sum(a) => listing(&session, g, a, output::Style::Md5sum).await,
         Command::Size(a) => listing(&session, g, a, output::Style::Size).await,
         Command::Tree(a) => listing(&session, g, a, output::Style::Tree).await,
-        Command::Mkdir { path } => {
-            let path = paths::parse_remote(&path)?;
-            let remote = open(&session, &path).await?;
-            if !g.dry_run {
-                ops::manage::mkdir(&remote, &path).await?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Rmdir { path } => {
-            let path = paths::parse_remote(&path)?;
-            let remote = open(&session, &path).await?;
-            if !g.dry_run {
-                ops::manage::rmdir(&remote, &path).await?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Purge { path } => {
-            let path = paths::parse_remote(&path)?;
-            let remote = open(&session, &path).await?;
-            if !g.dry_run {
-                ops::manage::purge(&remote, &path).await?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Mkdir { path } => folder_op(&session, g, &path, Folder::Make).await,
+        Command::Rmdir { path } => folder_op(&session, g, &path, Folder::Remove).await,
+        Command::Purge { path } => folder_op(&session, g, &path, Folder::Purge).await,
         Command::Delete { path } => delete(&session, g, &path).await,
         Command::Copy(p) => transfer(&session, g, p, Mode::Copy).await,
         Command::Sync(p) => transfer(&session, g, p, Mode::Sync).await,
@@ -127,6 +106,29 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config { action } => configure::config(&session, g, action).await,
         Command::Authorize(args) => configure::authorize(&session, g, &args).await,
     }
+}
+
+/// The folder commands.
+#[derive(Debug, Clone, Copy)]
+enum Folder {
+    Make,
+    Remove,
+    Purge,
+}
+
+async fn folder_op(session: &Session, g: &Global, path: &str, op: Folder) -> Result<ExitCode> {
+    let path = paths::parse_remote(path)?;
+    let remote = open(session, &path).await?;
+    if g.dry_run {
+        tracing::warn!("{path}: not changing anything (dry run)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match op {
+        Folder::Make => drop(ops::manage::mkdir(&remote, &path).await?),
+        Folder::Remove => ops::manage::rmdir(&remote, &path).await?,
+        Folder::Purge => ops::manage::purge(&remote, &path).await?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Everything a remote is opened with, from the global flags.
