@@ -42,6 +42,29 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
+/// The bytes to read for `--offset`/`--count` on a file of `size` bytes: `(start, inclusive
+/// end)` (`None`: to the end), or `None` when there is nothing to read. `count` `None` means
+/// "to the end"; arithmetic saturates, so any input is safe.
+pub fn byte_range(offset: u64, count: Option<u64>, size: u64) -> Option<(u64, Option<u64>)> {
+    if offset >= size || count == Some(0) {
+        return None;
+    }
+    match count {
+        None => Some((offset, None)),
+        Some(n) => {
+            let end = offset.saturating_add(n - 1).min(size - 1);
+            Some((
+                offset,
+                if end == size - 1 && offset == 0 {
+                    None
+                } else {
+                    Some(end)
+                },
+            ))
+        }
+    }
+}
+
 /// The `Range` header value for `start` and an optional inclusive `end`.
 pub fn range_header(start: u64, end: Option<u64>) -> String {
     match end {
@@ -346,5 +369,41 @@ impl Downloader {
                 e,
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn byte_ranges_stay_inside_the_file(offset in any::<u64>(), count in proptest::option::of(any::<u64>()), size in 0u64..1 << 40) {
+            match byte_range(offset, count, size) {
+                None => prop_assert!(offset >= size || count == Some(0)),
+                Some((start, end)) => {
+                    prop_assert_eq!(start, offset);
+                    prop_assert!(start < size);
+                    let last = end.unwrap_or(size - 1);
+                    prop_assert!(last >= start && last < size);
+                    let len = last - start + 1;
+                    if let Some(n) = count {
+                        prop_assert_eq!(len, n.min(size - start));
+                    } else {
+                        prop_assert_eq!(len, size - start);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn range_headers_name_the_bytes(start in any::<u64>(), end in proptest::option::of(any::<u64>())) {
+            let header = range_header(start, end);
+            let spec = header.strip_prefix("bytes=").unwrap_or_default();
+            let (a, b) = spec.split_once('-').unwrap_or_default();
+            prop_assert_eq!(a.parse::<u64>().ok(), Some(start));
+            prop_assert_eq!(b.parse::<u64>().ok(), end);
+        }
     }
 }

@@ -459,10 +459,12 @@ async fn cat(
     if node.is_folder() {
         bail!("{path} is a folder; cat prints files");
     }
-    if count == 0 || offset >= node.size() {
+    let count = u64::try_from(count).ok();
+    let Some((offset, end)) =
+        acd_client::transfer::download::byte_range(offset, count, node.size())
+    else {
         return Ok(ExitCode::SUCCESS);
-    }
-    let end = (count > 0).then(|| (offset + count as u64 - 1).min(node.size() - 1));
+    };
     let downloader = Downloader {
         drive: ctx.remote.drive.clone(),
         templink_threshold: ctx.remote.config.templink_threshold,
