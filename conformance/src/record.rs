@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 const REDACTED_KEYS: &[&str] = &[
     "id",
     "nodeId",
+    "md5",
+    "metadataUrl",
+    "contentUrl",
     "parents",
     "createdDate",
     "modifiedDate",
@@ -118,11 +121,24 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
-/// Replace 22-character node ids inside free text.
+/// Replace UUIDs and 22-character node ids inside free text.
 fn redact_ids(text: &str) -> String {
-    static ID: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    match ID.get_or_init(|| regex::Regex::new(r"\b[A-Za-z0-9_-]{22}\b").ok()) {
-        Some(re) => re.replace_all(text, "<id>").into_owned(),
+    static PATTERNS: std::sync::OnceLock<Option<(regex::Regex, regex::Regex)>> =
+        std::sync::OnceLock::new();
+    let compiled = PATTERNS.get_or_init(|| {
+        let uuid = regex::Regex::new(
+            r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        )
+        .ok()?;
+        let id =
+            regex::Regex::new(r"(^|[^A-Za-z0-9_-])[A-Za-z0-9_-]{22}($|[^A-Za-z0-9_-])").ok()?;
+        Some((uuid, id))
+    });
+    match compiled {
+        Some((uuid, id)) => {
+            let text = uuid.replace_all(text, "<uuid>");
+            id.replace_all(&text, "${1}<id>${2}").into_owned()
+        }
         None => text.to_string(),
     }
 }
@@ -162,12 +178,25 @@ mod tests {
 
     #[test]
     fn redaction_hides_ids_dates_and_tokens() {
-        let v = json!({"id":"3ohaT2SSQWOecmP0GSWv6g","name":"a","parents":["x"],"modifiedDate":"2020","message":"conflicting NodeId: 3ohaT2SSQWOecmP0GSWv6g"});
-        let r = redact(&v);
-        assert_eq!(
-            r,
-            json!({"id":"<id>","name":"a","parents":["<parents>"],"modifiedDate":"<modifiedDate>","message":"conflicting NodeId: <id>"})
-        );
+        let v = json!({
+            "id": "3ohaT2SSQWOecmP0GSWv6g",
+            "name": "a",
+            "parents": ["x"],
+            "modifiedDate": "2020",
+            "message": "Node -1lFLs2JDY7HgSBi8XsGGQ conflicting NodeId: 3ohaT2SSQWOecmP0GSWv6g",
+            "logref": "x",
+            "text": "req 212159e6-bb20-4c1a-9d3e-0123456789ab"
+        });
+        let want = json!({
+            "id": "<id>",
+            "name": "a",
+            "parents": ["<parents>"],
+            "modifiedDate": "<modifiedDate>",
+            "message": "Node <id> conflicting NodeId: <id>",
+            "logref": "<logref>",
+            "text": "req <uuid>"
+        });
+        assert_eq!(redact(&v), want);
     }
 
     #[test]

@@ -1,8 +1,485 @@
-//! Checks of the `listing` area.
+//! Checks of the `listing` area: paging, the list envelope, children and trash listings
+//! (reference §5.1-5.3, §8.3, §12.2, §12.3).
 
-use crate::check::Check;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::api::{Api, id, short};
+use crate::check::{Capability, Check, Failure};
+use crate::context::Ctx;
+use crate::{check, ensure, ensure_eq};
+
+/// How long a listing may lag behind writes (§8.8) before a check gives up.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Make `n` child folders under a fresh folder; returns the folder and the child ids.
+async fn tree(ctx: &Ctx, n: usize) -> Result<(String, BTreeSet<String>), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    let mut made = BTreeSet::new();
+    for i in 0..n {
+        let node = api.folder(&folder, &format!("child-{i:02}")).await?;
+        made.insert(id(&node));
+    }
+    Ok((folder, made))
+}
+
+/// Poll until the folder's listing shows `want` children (eventual consistency, §8.8).
+async fn settle(api: &Api, folder: &str, want: usize) -> Result<(), Failure> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let seen = api.children(folder).await?.len();
+        if seen >= want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Failure::new(
+                format!("{want} children listed within {SETTLE:?}"),
+                format!("{seen}"),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One page: the envelope checked (§5.3, §12.2); returns it.
+async fn page(api: &Api, path: &str, query: &[(&str, &str)]) -> Result<Value, Failure> {
+    let page = api
+        .get(path, query)
+        .await
+        .ok_json(&format!("GET {path} {query:?}"))?;
+    ensure!(
+        page["data"].is_array(),
+        "data always an array (§12.2)",
+        "{}",
+        short(&page.to_string())
+    );
+    ensure!(
+        page["count"].is_u64(),
+        "count always present (§12.2)",
+        "{}",
+        short(&page.to_string())
+    );
+    if let Some(next) = page.get("nextToken") {
+        ensure!(
+            next.as_str().is_some_and(|t| !t.is_empty()),
+            "nextToken a string, or left out (§5.3: not null)",
+            "{next}"
+        );
+    }
+    Ok(page)
+}
+
+/// Walk every page of `path` with `limit`, checking each page's envelope and size; returns the
+/// ids in order and the number of pages.
+async fn walk(
+    api: &Api,
+    path: &str,
+    query: &[(&str, &str)],
+    limit: usize,
+) -> Result<(Vec<String>, usize), Failure> {
+    let limit_text = limit.to_string();
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    for pages in 1..=1_000 {
+        let mut q: Vec<(&str, &str)> = query.to_vec();
+        q.push(("limit", &limit_text));
+        if let Some(t) = &token {
+            q.push(("startToken", t));
+        }
+        let page = page(api, path, &q).await?;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        ensure!(
+            data.len() <= limit,
+            format!("at most limit={limit} nodes per page (§5.2)"),
+            "{}",
+            data.len()
+        );
+        ids.extend(data.iter().map(id));
+        match page.get("nextToken").and_then(Value::as_str) {
+            Some(t) => {
+                ensure!(
+                    !data.is_empty(),
+                    "a page with a nextToken to hold nodes",
+                    "an empty page with nextToken {t}"
+                );
+                token = Some(t.to_string());
+            }
+            None => return Ok((ids, pages)),
+        }
+    }
+    Err(Failure::new("a listing that ends", "over 1,000 pages"))
+}
+
+/// Fail unless `ids` holds every id of `want` once and nothing else.
+fn same_set(ids: &[String], want: &BTreeSet<String>, what: &str) -> Result<(), Failure> {
+    let set: BTreeSet<String> = ids.iter().cloned().collect();
+    ensure!(
+        set.len() == ids.len(),
+        format!("{what}: no node twice"),
+        "{ids:?}"
+    );
+    ensure_eq!(set, want.clone(), what);
+    Ok(())
+}
 
 /// The checks of this area.
 pub fn checks() -> Vec<Check> {
-    vec![]
+    vec![
+        check!(
+            "listing",
+            "pages_with_limit",
+            "§5.2, §5.3",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (folder, made) = tree(&ctx, 5).await?;
+                settle(&api, &folder, made.len()).await?;
+                let filter = format!("parents:{folder}");
+                let first = page(&api, "nodes", &[("filters", &filter), ("limit", "2")]).await?;
+                ctx.record("first_page", &first);
+                ensure_eq!(
+                    first["data"].as_array().map(Vec::len),
+                    Some(2),
+                    "nodes on the first page with limit=2"
+                );
+                ensure!(
+                    first["nextToken"].is_string(),
+                    "a nextToken on the first of three pages",
+                    "{}",
+                    short(&first.to_string())
+                );
+                let (ids, pages) = walk(&api, "nodes", &[("filters", &filter)], 2).await?;
+                ensure_eq!(pages, 3, "pages of 2 for 5 nodes");
+                same_set(&ids, &made, "the nodes over all pages")?;
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "last_page_has_no_next_token",
+            "§5.3, §12.2",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (folder, made) = tree(&ctx, 3).await?;
+                settle(&api, &folder, made.len()).await?;
+                let filter = format!("parents:{folder}");
+                // Exactly full: limit = number of nodes gives a single page, no nextToken.
+                let full = page(&api, "nodes", &[("filters", &filter), ("limit", "3")]).await?;
+                ctx.record("full_page", &full);
+                ensure!(
+                    full.get("nextToken").is_none(),
+                    "no nextToken key on the last page (§5.3)",
+                    "{}",
+                    short(&full.to_string())
+                );
+                let ids: Vec<String> = full["data"]
+                    .as_array()
+                    .map(|d| d.iter().map(id).collect())
+                    .unwrap_or_default();
+                same_set(&ids, &made, "one full page of all children")?;
+                // With the default page size too (200 on the service; a mock may be smaller).
+                let all = page(&api, "nodes", &[("filters", &filter)]).await?;
+                if all["data"].as_array().map(Vec::len) == Some(made.len()) {
+                    ensure!(
+                        all.get("nextToken").is_none(),
+                        "no nextToken key on a single default page",
+                        "{}",
+                        short(&all.to_string())
+                    );
+                }
+                // Following the tokens ends on a page without the key.
+                let (ids, _) = walk(&api, "nodes", &[("filters", &filter)], 1).await?;
+                same_set(&ids, &made, "pages of one")?;
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "count_on_every_page",
+            "§5.3, §12.2",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (folder, made) = tree(&ctx, 3).await?;
+                settle(&api, &folder, made.len()).await?;
+                let filter = format!("parents:{folder}");
+                let mut token: Option<String> = None;
+                loop {
+                    let mut q = vec![("filters", filter.as_str()), ("limit", "2")];
+                    if let Some(t) = &token {
+                        q.push(("startToken", t));
+                    }
+                    let p = page(&api, "nodes", &q).await?;
+                    let count = p["count"].as_u64().unwrap_or_default();
+                    let len = p["data"].as_array().map(Vec::len).unwrap_or_default() as u64;
+                    ensure!(
+                        count >= len,
+                        "count at least the page's length",
+                        "count {count} for {len} nodes"
+                    );
+                    // The mock documents count as the total over all pages (acd_cli's reading).
+                    if ctx.has(Capability::FaultInjection) {
+                        ensure_eq!(count, made.len() as u64, "count (the total, on the mock)");
+                    }
+                    match p.get("nextToken").and_then(Value::as_str) {
+                        Some(t) => token = Some(t.to_string()),
+                        None => break,
+                    }
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "empty_listing_shape",
+            "§5.3, §12.2",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let folder = ctx.folder().await?;
+                let search =
+                    page(&api, "nodes", &[("filters", &format!("parents:{folder}"))]).await?;
+                ctx.record("empty_search", &search);
+                ensure_eq!(search["data"].clone(), json!([]), "data of an empty search");
+                ensure_eq!(
+                    search["count"].as_u64(),
+                    Some(0),
+                    "count of an empty search"
+                );
+                ensure!(
+                    search.get("nextToken").is_none(),
+                    "no nextToken on an empty listing",
+                    "{search}"
+                );
+                let children = page(&api, &format!("nodes/{folder}/children"), &[]).await?;
+                ctx.record("empty_children", &children);
+                ensure_eq!(
+                    children["data"].clone(),
+                    json!([]),
+                    "data of empty children"
+                );
+                ensure_eq!(
+                    children["count"].as_u64(),
+                    Some(0),
+                    "count of empty children"
+                );
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "children_endpoint_pages",
+            "§5.1, §5.2",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (folder, made) = tree(&ctx, 4).await?;
+                settle(&api, &folder, made.len()).await?;
+                let path = format!("nodes/{folder}/children");
+                let (ids, pages) = walk(&api, &path, &[], 3).await?;
+                ensure_eq!(pages, 2, "pages of 3 for 4 children");
+                same_set(&ids, &made, "nodes/{id}/children over all pages")?;
+                // It takes filters too (acd_cli passes kind:FOLDER).
+                let bytes = ctx.data(16);
+                ctx.budget(bytes.len() as u64)?;
+                let file = api.file(&folder, "f.bin", &bytes).await?;
+                settle(&api, &folder, made.len() + 1).await?;
+                let (folders, _) = walk(&api, &path, &[("filters", "kind:FOLDER")], 200).await?;
+                same_set(&folders, &made, "children with kind:FOLDER")?;
+                let (files, _) = walk(&api, &path, &[("filters", "kind:FILE")], 200).await?;
+                ensure_eq!(files, vec![id(&file)], "children with kind:FILE");
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "listed_nodes_carry_required_fields",
+            "§4, §12.3",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let folder = ctx.folder().await?;
+                api.folder(&folder, "sub").await?;
+                let bytes = ctx.data(8);
+                ctx.budget(bytes.len() as u64)?;
+                api.file(&folder, "file.txt", &bytes).await?;
+                settle(&api, &folder, 2).await?;
+                let list =
+                    page(&api, "nodes", &[("filters", &format!("parents:{folder}"))]).await?;
+                ctx.record("list", &list);
+                for node in list["data"].as_array().cloned().unwrap_or_default() {
+                    for field in [
+                        "id",
+                        "name",
+                        "kind",
+                        "status",
+                        "createdDate",
+                        "modifiedDate",
+                    ] {
+                        ensure!(
+                            node[field].is_string(),
+                            format!("{field} on every listed node"),
+                            "{}",
+                            short(&node.to_string())
+                        );
+                    }
+                    ensure!(
+                        node["parents"]
+                            .as_array()
+                            .is_some_and(|p| p.iter().any(|x| x == folder.as_str())),
+                        "parents holding the listed folder",
+                        "{}",
+                        node["parents"]
+                    );
+                    if node["kind"] == "FILE" {
+                        ensure!(
+                            node["contentProperties"]["md5"].is_string()
+                                && node["contentProperties"]["size"].is_u64(),
+                            "contentProperties.md5 and size on files",
+                            "{}",
+                            short(&node.to_string())
+                        );
+                    }
+                }
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "stale_start_token_is_400",
+            "§5.3, §7.1, §8.3",
+            [Capability::FaultInjection],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (folder, made) = tree(&ctx, 3).await?;
+                let filter = format!("parents:{folder}");
+                let first = page(&api, "nodes", &[("filters", &filter), ("limit", "1")]).await?;
+                let token = first["nextToken"].as_str().unwrap_or_default().to_string();
+                ensure!(!token.is_empty(), "a nextToken on page 1 of 3", "{first}");
+                let rule = ctx
+                    .fault(json!({
+                        "match": {"operation": "list"},
+                        "action": {"kind": "error", "error": "next_token_expired"},
+                        "trigger": {"first": 1},
+                    }))
+                    .await?;
+                let q = [
+                    ("filters", filter.as_str()),
+                    ("limit", "1"),
+                    ("startToken", token.as_str()),
+                ];
+                let reply = api.get("nodes", &q).await;
+                ctx.record("expired", &reply.json());
+                reply.expect(400, "a page with an expired startToken")?;
+                ctx.fired_at_least(&rule, 1).await?;
+                let body = reply.json();
+                ensure_eq!(
+                    body["message"].as_str(),
+                    Some("Next token is expired"),
+                    "message"
+                );
+                ensure!(
+                    body["logref"].is_string(),
+                    "a logref (§7.1)",
+                    "{}",
+                    short(&body.to_string())
+                );
+                // A client restarts the listing from the top (§8.3): that works.
+                let (ids, _) = walk(&api, "nodes", &[("filters", &filter)], 1).await?;
+                same_set(&ids, &made, "the restarted listing")?;
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "garbage_start_token_is_400",
+            "§5.2, §7.2",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let folder = ctx.folder().await?;
+                let filter = format!("parents:{folder}");
+                let reply = api
+                    .get(
+                        "nodes",
+                        &[("filters", &filter), ("startToken", "not a token!")],
+                    )
+                    .await;
+                ctx.record("garbage", &reply.json());
+                reply.expect(400, "a search with a garbage startToken")?;
+                ensure!(
+                    reply.json()["message"].is_string(),
+                    "a JSON error body with a message (§7.1)",
+                    "{}",
+                    short(&reply.text())
+                );
+                Ok(())
+            }
+        ),
+        check!(
+            "listing",
+            "trash_list_pages",
+            "§5.1, §6.11",
+            [],
+            |ctx: Ctx| async move {
+                let api = ctx.api();
+                let (_, made) = tree(&ctx, 3).await?;
+                for node in &made {
+                    api.trash(node).await.expect(200, "trash a child")?;
+                }
+                // Paging by one: every page within the limit, the envelope intact.
+                let mut token: Option<String> = None;
+                for _ in 0..3 {
+                    let mut q = vec![("limit", "1")];
+                    if let Some(t) = &token {
+                        q.push(("startToken", t));
+                    }
+                    let p = page(&api, "trash", &q).await?;
+                    ctx.record("trash_page", &p);
+                    let len = p["data"].as_array().map(Vec::len).unwrap_or_default();
+                    ensure!(len <= 1, "at most 1 node per trash page", "{len}");
+                    match p.get("nextToken").and_then(Value::as_str) {
+                        Some(t) => token = Some(t.to_string()),
+                        None => break,
+                    }
+                }
+                // Over all pages: every listed node is trashed, and ours are all there.
+                let deadline = Instant::now() + SETTLE;
+                loop {
+                    let (ids, _) = walk(&api, "trash", &[], 200).await?;
+                    let all = api.list_all("trash", &[]).await?;
+                    ensure!(
+                        all.iter().all(|n| n["status"] == "TRASH"),
+                        "only TRASH nodes in GET trash",
+                        "{}",
+                        all.iter()
+                            .filter(|n| n["status"] != "TRASH")
+                            .map(|n| short(&n.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let set: BTreeSet<String> = ids.iter().cloned().collect();
+                    ensure!(
+                        set.len() == ids.len(),
+                        "no node twice in the trash",
+                        "{ids:?}"
+                    );
+                    if made.is_subset(&set) {
+                        return Ok(());
+                    }
+                    if Instant::now() > deadline {
+                        return Err(Failure::new(
+                            "the trashed nodes in GET trash",
+                            format!("missing {:?}", made.difference(&set).collect::<Vec<_>>()),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        ),
+    ]
 }
