@@ -461,7 +461,10 @@ fn session(config: Option<PathBuf>, http: reqwest::Client) -> acd_client::remote
 }
 
 fn remote_endpoint(name: &str, config: Option<PathBuf>) -> Result<String, String> {
-    let http = reqwest::Client::new();
+    let http = match http_client() {
+        Ok(h) => h,
+        Err(e) => return Err(e.to_string()),
+    };
     session(config, http)
         .remote_config(name)
         .map(|c| c.endpoint_url.to_string())

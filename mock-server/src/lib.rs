@@ -188,6 +188,10 @@ impl MockServerBuilder {
 
 /// Binds the listener and opens the stores; creates the default account if missing.
 pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>), StartError> {
+    // The mock's TLS (interception) uses ring. Make it the process's rustls provider unless one
+    // is installed: HTTP clients in the same process (tests, embedders) built without a provider
+    // of their own (reqwest's `rustls-no-provider`) then work too.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {

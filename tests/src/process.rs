@@ -18,6 +18,13 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
+/// Make ring the process's rustls provider. In the workspace build reqwest has no provider of
+/// its own (acd-client links only ring), so a test's `reqwest::Client` needs one installed.
+/// Every test reaches a binary through [`binary`], which calls this first.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The path of a workspace binary, making sure it is built and up to date first.
 ///
 /// It runs `cargo test --workspace --no-run` once per test process: under the README's
@@ -26,6 +33,7 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
 /// `cargo build -p PACKAGE` would resolve other features and rebuild half the dependency tree.)
 pub fn binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    install_crypto_provider();
     let dir = target_dir()?;
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

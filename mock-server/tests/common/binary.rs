@@ -23,6 +23,9 @@ impl Mock {
     /// Starts the binary on a free loopback port with this data directory and waits (with a
     /// deadline) for its first line.
     pub fn start(data_dir: &Path) -> Mock {
+        // The tests' reqwest clients need a rustls provider in the workspace build (reqwest is
+        // built without one there); the in-process server installs it, a child process cannot.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let mut child = Command::new(env!("CARGO_BIN_EXE_acd-mock"))
             .args([
                 "--listen",
