@@ -928,3 +928,26 @@ async fn empty_remote_folders_are_made_locally() {
     assert!(dst.join("empty/deeper").is_dir());
     assert_eq!(std::fs::read(dst.join("a.txt")).unwrap(), b"a");
 }
+
+// ---- account info and properties: the remaining typed calls --------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_info_and_properties_round_trip() {
+    let env = Env::start(MockServer::builder(), &[]).await;
+    let drive = &env.ctx.remote.drive;
+    let info = drive.account_info().await.unwrap();
+    assert_eq!(info["status"], "ACTIVE", "{info}");
+    let folder = env.mkdir(&rpath("props")).await;
+    drive
+        .set_property(&folder, "acd", "colour", "blue")
+        .await
+        .unwrap();
+    let props = drive.properties(&folder, "acd").await.unwrap();
+    assert_eq!(props["data"]["colour"], "blue", "{props}");
+    drive
+        .delete_property(&folder, "acd", "colour")
+        .await
+        .unwrap();
+    let props = drive.properties(&folder, "acd").await.unwrap();
+    assert!(props["data"].get("colour").is_none(), "{props}");
+}

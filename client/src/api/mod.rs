@@ -218,13 +218,7 @@ impl Drive {
     where
         F: Fn() -> RequestBuilder,
     {
-        let _: serde_json::Value = self
-            .call_json(operation, build)
-            .await
-            .or_else(|e| match e {
-                Error::Protocol { .. } => Ok(serde_json::Value::Null),
-                e => Err(e),
-            })?;
+        let _: serde_json::Value = self.call_json(operation, build).await?;
         Ok(())
     }
 
@@ -457,6 +451,41 @@ impl Drive {
 
     // ---- account ---------------------------------------------------------------------------
 
+    /// `account/info` (`{"termsOfUse","status"}`).
+    pub async fn account_info(&self) -> Result<serde_json::Value> {
+        let url = self.metadata_url("account/info")?;
+        self.call_json("read account info", || {
+            self.request(Method::GET, url.clone())
+        })
+        .await
+    }
+
+    /// The properties an app (`owner`) keeps on a node: `{"data":{key: value}}`.
+    pub async fn properties(&self, id: &str, owner: &str) -> Result<serde_json::Value> {
+        let url = self.metadata_url(&format!("nodes/{id}/properties/{owner}"))?;
+        self.call_json("read properties", || self.request(Method::GET, url.clone()))
+            .await
+    }
+
+    /// Set one property of a node for an app (at most 10 keys, values up to 500 characters).
+    pub async fn set_property(&self, id: &str, owner: &str, key: &str, value: &str) -> Result<()> {
+        let url = self.metadata_url(&format!("nodes/{id}/properties/{owner}/{key}"))?;
+        let body = json!({"value": value});
+        self.call_unit("set property", || {
+            self.request(Method::PUT, url.clone()).json(&body)
+        })
+        .await
+    }
+
+    /// Delete one property of a node (204, no body).
+    pub async fn delete_property(&self, id: &str, owner: &str, key: &str) -> Result<()> {
+        let url = self.metadata_url(&format!("nodes/{id}/properties/{owner}/{key}"))?;
+        self.call_unit("delete property", || {
+            self.request(Method::DELETE, url.clone())
+        })
+        .await
+    }
+
     /// `account/quota`.
     pub async fn quota(&self) -> Result<Quota> {
         let url = self.metadata_url("account/quota")?;
@@ -524,7 +553,13 @@ pub async fn read_json<T: DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| Error::transport(operation, &url, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Protocol {
+    // A bodyless success (204) reads as `null`, which only untyped callers accept.
+    let parsed = if bytes.is_empty() {
+        serde_json::from_value(serde_json::Value::Null)
+    } else {
+        serde_json::from_slice(&bytes)
+    };
+    parsed.map_err(|e| Error::Protocol {
         operation: operation.into(),
         message: e.to_string(),
     })
