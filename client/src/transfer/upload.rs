@@ -207,11 +207,13 @@ impl Uploader {
                 };
             }
         };
+        // Bytes this attempt read, taken back from the totals if the attempt fails.
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let content = if source.size == 0 {
             *md5_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(hex_md5(Md5::new()));
             reqwest::multipart::Part::bytes(Vec::new())
         } else {
-            let body = hashing_stream(file, self.stats.clone(), md5_out.clone());
+            let body = hashing_stream(file, self.stats.clone(), sent.clone(), md5_out.clone());
             reqwest::multipart::Part::stream_with_length(
                 reqwest::Body::wrap_stream(body),
                 source.size,
@@ -276,7 +278,6 @@ impl Uploader {
                 )
             }
         };
-        let sent_before = self.stats.bytes.load(std::sync::atomic::Ordering::Relaxed);
         let result = self
             .drive
             .pacer()
@@ -289,9 +290,8 @@ impl Uploader {
         match result {
             Ok(node) => Attempt::Done(node),
             Err(error) => {
-                let moved = self.stats.bytes.load(std::sync::atomic::Ordering::Relaxed)
-                    - sent_before.min(self.stats.bytes.load(std::sync::atomic::Ordering::Relaxed));
-                self.stats.undo_bytes(moved);
+                self.stats
+                    .undo_bytes(sent.load(std::sync::atomic::Ordering::Relaxed));
                 Attempt::Failed { error, body_sent }
             }
         }
@@ -394,10 +394,12 @@ fn is_phantom_candidate(kind: ErrorKind, error: &Error) -> bool {
 fn hashing_stream(
     file: tokio::fs::File,
     stats: Arc<Stats>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
     md5_out: Arc<Mutex<Option<String>>>,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     futures_util::stream::unfold(Some((file, Md5::new())), move |state| {
         let stats = stats.clone();
+        let sent = sent.clone();
         let md5_out = md5_out.clone();
         async move {
             let (mut file, mut hasher) = state?;
@@ -410,6 +412,7 @@ fn hashing_stream(
                 Ok(n) => {
                     hasher.update(&buf);
                     stats.add_bytes(n as u64);
+                    sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
                     Some((Ok(buf.freeze()), Some((file, hasher))))
                 }
                 Err(e) => Some((Err(e), None)),
