@@ -102,7 +102,7 @@ pub struct Check {
     pub area: &'static str,
     /// Its name, unique within the suite.
     pub name: &'static str,
-    /// The section of `acd-api.md` it enforces, e.g. "§6.4".
+    /// The section of `docs/reference.md` it enforces, e.g. "§6.4".
     pub reference: &'static str,
     /// Capabilities it needs.
     pub needs: &'static [Capability],

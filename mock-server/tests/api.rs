@@ -1,5 +1,5 @@
 //! HTTP-level integration tests of `acd-mock` against the Amazon Drive API reference
-//! (`/work/shared/acd-api.md` §2-7 and §12) and the canonical shapes in `/fixtures`.
+//! (`docs/reference.md` §2-7 and §12) and the canonical shapes in `/fixtures`.
 //!
 //! Every test starts its own server. Requests are made the way go-acd, rclone and acd_cli
 //! made them: form-encoded filters with `+` for spaces, JSON bodies without Content-Type,

@@ -1,5 +1,5 @@
 //! Integration tests of the fault-injection layer of `acd-mock` (issue 4; reference
-//! `/work/shared/acd-api.md` §7 and §8): every rule action, trigger and matcher, the admin API
+//! `docs/reference.md` §7 and §8): every rule action, trigger and matcher, the admin API
 //! under `/_mock/faults`, the stateful behaviours of `PUT /_mock/faults/settings`, and the
 //! shipped profiles. Each test starts its own server and checks both what the client sees and
 //! the rule's `matches`/`fired` counts.
