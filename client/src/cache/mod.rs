@@ -313,3 +313,6 @@ fn remove_files(path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
