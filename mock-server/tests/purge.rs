@@ -74,7 +74,7 @@ async fn purged_nodes_leave_the_store_and_show_in_the_feed() {
 
     // The feed after the checkpoint: exactly the purged nodes, PURGED, with kind, name and parents.
     let (nodes, _) = feed(&ctx, Some(&checkpoint), true).await;
-    let mut seen: Vec<String> = nodes.iter().map(|n| id_of(n)).collect();
+    let mut seen: Vec<String> = nodes.iter().map(id_of).collect();
     seen.sort();
     assert_eq!(seen, expected, "{nodes:?}");
     for node in &nodes {
