@@ -67,9 +67,10 @@ pub struct Info {
     pub size_on_disk: u64,
 }
 
-/// Why an existing cache file is not trusted.
+/// Why an existing cache file is not trusted (or, `New`, not made yet).
 #[derive(Debug)]
 enum Distrust {
+    New,
     Corrupt(String),
     Schema(String),
     Account(String),
@@ -78,6 +79,7 @@ enum Distrust {
 impl std::fmt::Display for Distrust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Distrust::New => write!(f, "is empty"),
             Distrust::Corrupt(why) => write!(f, "is not a readable cache ({why})"),
             Distrust::Schema(v) => write!(
                 f,
@@ -126,23 +128,32 @@ impl Cache {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         let path = file_for(dir, account);
-        let _writer = WriterLock::acquire(&lock_path(&path))?;
-        let conn = match open_checked(&path, account) {
+        // A trusted file opens without the writer lock (a long sync by another process
+        // must not hold up readers); making or rebuilding one takes it, then looks again.
+        let conn = match open_checked(&path, account, false) {
             Ok(conn) => conn,
-            Err(Ok(distrust)) => {
-                tracing::warn!(
-                    "the metadata cache {} {distrust}; rebuilding it",
-                    path.display()
-                );
-                remove_files(&path)?;
-                open_checked(&path, account).map_err(|e| match e {
-                    Ok(d) => {
-                        Error::Usage(format!("the rebuilt metadata cache {} {d}", path.display()))
-                    }
-                    Err(e) => e,
-                })?
-            }
             Err(Err(e)) => return Err(e),
+            Err(Ok(_)) => {
+                let _writer = WriterLock::acquire(&lock_path(&path))?;
+                match open_checked(&path, account, true) {
+                    Ok(conn) => conn,
+                    Err(Err(e)) => return Err(e),
+                    Err(Ok(distrust)) => {
+                        tracing::warn!(
+                            "the metadata cache {} {distrust}; rebuilding it",
+                            path.display()
+                        );
+                        remove_files(&path)?;
+                        open_checked(&path, account, true).map_err(|e| match e {
+                            Ok(d) => Error::Usage(format!(
+                                "the rebuilt metadata cache {} {d}",
+                                path.display()
+                            )),
+                            Err(e) => e,
+                        })?
+                    }
+                }
+            }
         };
         Ok(Self {
             conn: Mutex::new(conn),
@@ -211,9 +222,14 @@ impl Cache {
     }
 }
 
-/// Open `path` and check it is a cache of this schema and account (initializing a new one).
-/// `Err(Ok(_))`: the file is there but not to be trusted; `Err(Err(_))`: it cannot be used.
-fn open_checked(path: &Path, account: &str) -> std::result::Result<Connection, Result<Distrust>> {
+/// Open `path` and check it is a cache of this schema and account; a new (empty) one is
+/// initialized when `locked` (the writer lock is held), else reported as `Distrust::New`.
+/// `Err(Ok(_))`: the file is not (yet) to be trusted; `Err(Err(_))`: it cannot be used.
+fn open_checked(
+    path: &Path,
+    account: &str,
+    locked: bool,
+) -> std::result::Result<Connection, Result<Distrust>> {
     let cannot = |e: rusqlite::Error| -> std::result::Result<Connection, Result<Distrust>> {
         match e.sqlite_error_code() {
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
@@ -252,12 +268,17 @@ fn open_checked(path: &Path, account: &str) -> std::result::Result<Connection, R
         Ok(n) => n,
         Err(e) => return cannot(e),
     };
+    if tables == 0 && !locked {
+        return Err(Ok(Distrust::New));
+    }
     if tables == 0 {
-        let init = conn.execute_batch(SCHEMA).and_then(|()| {
+        // One transaction: another process sees no tables or the whole schema.
+        let init = conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}")).and_then(|()| {
             conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?), ('account', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?), ('account', ?)",
                 [SCHEMA_VERSION, account],
-            )
+            )?;
+            conn.execute_batch("COMMIT")
         });
         return match init {
             Ok(_) => Ok(conn),
