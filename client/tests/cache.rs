@@ -534,3 +534,33 @@ async fn a_corrupt_cache_is_rebuilt_and_an_unusable_dir_means_no_cache() {
         .unwrap();
     assert_eq!(remote_files(&c.remote, "nocache").await, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_file_that_cannot_be_fetched_is_reported_not_skipped() {
+    let env = Env::start(lagging()).await;
+    let src = env.local("src");
+    let expected = make_tree(&src, 6);
+    let first = ctx(env.process(&[]).await);
+    let report = upload_tree(&first, &src, &rpath("h"), Mode::Copy)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Still inside the lag: this file is known only from the journal. Its download fails.
+    let node = acd_client::ops::manage::require(&first.remote, &rpath("h/d2/sub0/f2.txt"))
+        .await
+        .unwrap();
+    env.add_rules(json!([{
+        "match": {"operation": "download", "path": node.id},
+        "action": {"kind": "status", "status": 403, "message": "refused for this test"}
+    }]));
+    let second = ctx(env.process(&[]).await);
+    let down = env.local("down");
+    let report = download_tree(&second, &rpath("h"), &down, Mode::Copy)
+        .await
+        .unwrap();
+    let failed: Vec<&str> = report.failures.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(failed, ["d2/sub0/f2.txt"], "{:?}", report.failures);
+    let mut rest = expected.clone();
+    rest.remove("d2/sub0/f2.txt");
+    assert_eq!(local_files(&down), rest);
+}
