@@ -37,6 +37,8 @@ pub const DEFAULT_AUTH_URL: &str = "https://www.amazon.com/ap/oa";
 pub const DEFAULT_TOKEN_URL: &str = "https://api.amazon.com/auth/o2/token";
 /// Files at or above this size download through a tempLink (rclone's default, 9 GiB).
 pub const DEFAULT_TEMPLINK_THRESHOLD: u64 = 9 << 30;
+/// How long own writes correct lagging listings, unless `consistency_window` says.
+pub const DEFAULT_CONSISTENCY_WINDOW: Duration = Duration::from_secs(300);
 /// How long to wait for a phantom upload, per GiB of file (rclone's default, 3 minutes).
 pub const DEFAULT_UPLOAD_WAIT_PER_GB: Duration = Duration::from_secs(180);
 
@@ -52,6 +54,8 @@ pub const OPTION_NAMES: &[&str] = &[
     "templink_threshold",
     "encoding",
     "endpoint_url",
+    "consistency_window",
+    "fast_list",
 ];
 
 /// Where the configuration file lives when neither `--config` nor `ACD_CONFIG` says.
@@ -209,6 +213,10 @@ pub struct RemoteConfig {
     pub encoding: Encoding,
     /// The URL of the `account/endpoint` call.
     pub endpoint_url: url::Url,
+    /// How long the client's own writes correct lagging listings (default 5m; 0 turns it off).
+    pub consistency_window: Duration,
+    /// Answer recursive listings and path lookups from the metadata cache after a sync.
+    pub fast_list: bool,
 }
 
 impl fmt::Debug for RemoteConfig {
@@ -225,6 +233,8 @@ impl fmt::Debug for RemoteConfig {
             .field("templink_threshold", &self.templink_threshold)
             .field("encoding", &self.encoding)
             .field("endpoint_url", &self.endpoint_url)
+            .field("consistency_window", &self.consistency_window)
+            .field("fast_list", &self.fast_list)
             .finish()
     }
 }
@@ -278,6 +288,14 @@ impl RemoteConfig {
                 .map_err(|e| bad("encoding", &v, e.to_string()))?,
             None => Encoding::default(),
         };
+        let consistency_window = match get("consistency_window") {
+            Some(v) => parse_duration(&v).map_err(|e| bad("consistency_window", &v, e))?,
+            None => DEFAULT_CONSISTENCY_WINDOW,
+        };
+        let fast_list = match get("fast_list") {
+            Some(v) => parse_bool(&v).map_err(|e| bad("fast_list", &v, e))?,
+            None => false,
+        };
         let endpoint = get("endpoint_url").unwrap_or_else(|| DEFAULT_ENDPOINT_URL.into());
         let endpoint_url = url::Url::parse(&endpoint)
             .map_err(|e| bad("endpoint_url", &endpoint, e.to_string()))?;
@@ -293,6 +311,8 @@ impl RemoteConfig {
             templink_threshold,
             encoding,
             endpoint_url,
+            consistency_window,
+            fast_list,
         })
     }
 
@@ -311,6 +331,15 @@ pub fn env_overrides() -> BTreeMap<String, String> {
             std::env::var(var).ok().map(|v| (name.to_string(), v))
         })
         .collect()
+}
+
+/// Parse a yes/no option: `true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off`.
+pub fn parse_bool(text: &str) -> std::result::Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" | "" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
 }
 
 /// Parse a duration as rclone does: `3m`, `180s`, `1h30m`, or a bare number of seconds.
@@ -437,6 +466,23 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join("acd.conf")).unwrap();
         assert!(text.contains("client_secret = a\\b\"c"), "{text}");
         assert!(text.contains("client_id = x"), "{text}");
+    }
+
+    #[test]
+    fn cache_options_parse_with_defaults() {
+        let remote = RemoteConfig::from_section("r", &BTreeMap::new(), &BTreeMap::new()).unwrap();
+        assert_eq!(remote.consistency_window, Duration::from_secs(300));
+        assert!(!remote.fast_list);
+        let section = BTreeMap::from([
+            ("consistency_window".to_string(), "30s".to_string()),
+            ("fast_list".to_string(), "true".to_string()),
+        ]);
+        let remote = RemoteConfig::from_section("r", &section, &BTreeMap::new()).unwrap();
+        assert_eq!(remote.consistency_window, Duration::from_secs(30));
+        assert!(remote.fast_list);
+        let section = BTreeMap::from([("fast_list".to_string(), "perhaps".to_string())]);
+        let err = RemoteConfig::from_section("r", &section, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("fast_list"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! Names are compared as the service compares them for uniqueness: case-insensitively. A lookup
 //! first asks the search for the exact name, then falls back to the folder's listing and a
-//! case-insensitive match (the search's own case rule was never documented).
+//! case-insensitive match (the search's own case rule was never documented). Both are corrected
+//! by the client's own recent writes (a folder just created is found while searches lag). With
+//! a synced metadata cache (`--fast-list`), names are looked up in the cache instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use crate::api::Drive;
 use crate::api::model::Node;
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
+use crate::ops::lister::{ApiLister, FolderLister};
 use crate::paths::RemotePath;
 
 /// Resolves paths of one remote.
@@ -19,16 +22,26 @@ pub struct DirCache {
     drive: Arc<Drive>,
     encoding: Encoding,
     folders: Mutex<HashMap<String, String>>,
+    lister: Arc<dyn FolderLister>,
 }
 
 impl DirCache {
     /// A cache over `drive`, encoding names with `encoding`.
     pub fn new(drive: Arc<Drive>, encoding: Encoding) -> Self {
         Self {
+            lister: Arc::new(ApiLister {
+                drive: drive.clone(),
+            }),
             drive,
             encoding,
             folders: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Resolve names through `lister` (the metadata cache, with `--fast-list`).
+    pub fn with_lister(mut self, lister: Arc<dyn FolderLister>) -> Self {
+        self.lister = lister;
+        self
     }
 
     /// The remote name for a local-form component.
@@ -82,14 +95,13 @@ impl DirCache {
 
     /// The child of `parent` whose remote name matches `remote_name`, ignoring case.
     pub async fn child_encoded(&self, parent: &str, remote_name: &str) -> Result<Option<Node>> {
+        if self.lister.is_local() {
+            return self.lister.child_named(parent, remote_name).await;
+        }
         if let Some(node) = self.drive.lookup(parent, remote_name).await? {
             return Ok(Some(node));
         }
-        let lower = remote_name.to_lowercase();
-        let children = self.drive.children(parent).await?;
-        Ok(children
-            .into_iter()
-            .find(|n| n.name().to_lowercase() == lower))
+        self.lister.child_named(parent, remote_name).await
     }
 
     /// The id of the folder at `path`, or `None` if some component does not exist.

@@ -104,6 +104,15 @@ pub enum Error {
         /// What was wrong with the body.
         message: String,
     },
+    /// The local metadata cache failed (see [`crate::cache`]).
+    #[error("{context}: {source}")]
+    Cache {
+        /// What was being done.
+        context: String,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// Retries ran out; the last error is kept.
     #[error("{last} (gave up after {attempts} attempts in {elapsed:.1?})")]
     RetriesExhausted {
@@ -133,6 +142,7 @@ impl Error {
             Error::Integrity(_) => ErrorKind::Integrity,
             Error::Usage(_) => ErrorKind::Usage,
             Error::Protocol { .. } => ErrorKind::ServerError,
+            Error::Cache { .. } => ErrorKind::Io,
             Error::RetriesExhausted { last, .. } => last.kind(),
         }
     }

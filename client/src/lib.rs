@@ -10,6 +10,7 @@
 //! - [`paths`] and [`dircache`]: `remote:path` parsing and path-to-id resolution;
 //! - [`transfer`]: streaming upload and download with MD5 checks, phantom-upload recovery,
 //!   resumable downloads and tempLinks;
+//! - [`cache`]: the changes-fed metadata cache and the own-writes journal;
 //! - [`ops`]: the commands (`copy`, `sync`, `check`, listings...).
 //!
 //! [`config`] reads and writes rclone-compatible configuration files.
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod dircache;
 pub mod encoding;

@@ -726,7 +726,8 @@ async fn case_collisions_are_refused_and_case_variants_overwrite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflict_names_the_node_and_it_is_overwritten() {
-    let env = Env::start(MockServer::builder(), &[]).await;
+    // Read-your-writes off: the second run must plan from the lagging listing alone.
+    let env = Env::start(MockServer::builder(), &[("consistency_window", "0")]).await;
     let dst = rpath("lagged");
     let folder = env.mkdir(&dst).await;
     // From now on new nodes reach listings and searches only after 1.5 s.

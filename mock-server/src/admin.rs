@@ -1,4 +1,5 @@
-//! The admin API under `/_mock/`: health, reset, accounts, tokens, seeding, the journal.
+//! The admin API under `/_mock/`: health, reset, accounts, tokens, seeding, purging the trash,
+//! the journal.
 //!
 //! Not part of Amazon's API and not authenticated: the mock binds to loopback. Scripts and
 //! tests use it to skip the browser (`POST /_mock/tokens`) and to build trees quickly.
@@ -36,6 +37,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/tokens", post(mint))
         .route("/tokens/expire", post(expire))
         .route("/seed", post(seed))
+        .route("/purge", post(purge))
         .route("/journal", get(journal).delete(clear_journal))
         .nest("/faults", crate::faults::admin::router())
 }
@@ -89,6 +91,45 @@ async fn reset(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({"reset": body.account.unwrap_or_else(|| "all".into())}),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    account: Option<String>,
+    ids: Option<Vec<String>>,
+    trashed_before: Option<String>,
+}
+
+/// `POST /_mock/purge` `{"account"?, "ids"?: [...], "trashed_before"?: RFC 3339 UTC time}`: purge
+/// trashed nodes now, as the service's 30-day trash purge would (reference §6.11): the given
+/// ids (with what was trashed along with them), or those trashed before the time, or with
+/// neither, the account's whole trash. Live nodes are never purged. They leave the store and
+/// appear in the changes feed as `status: "PURGED"` when `includePurged` is asked (§6.13).
+/// 200 `{"purged": [ids]}`.
+async fn purge(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
+    let body: PurgeBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
+    let account = account_named(&state, body.account.as_deref())?;
+    let before = match &body.trashed_before {
+        Some(text) => {
+            let time = humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "trashed_before {text:?} is not an RFC 3339 UTC time such as 2026-01-01T00:00:00Z: {e}"
+                ))
+            })?;
+            let ms = time
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0);
+            Some(ms)
+        }
+        None => None,
+    };
+    let (purged, blobs) = state.meta.purge(account.id, body.ids.as_deref(), before)?;
+    for blob in blobs {
+        state.blobs.remove(&blob);
+    }
+    Ok(Json(json!({"purged": purged})))
 }
 
 /// Creates the configured default account if it does not exist yet.

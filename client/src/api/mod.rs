@@ -24,6 +24,29 @@ use crate::pacer::Pacer;
 use endpoints::EndpointCache;
 use model::{ChangeSet, Endpoints, Node, NodeList, Quota, Usage};
 
+/// Where a drive records the nodes its own writes returned, for read-your-writes: listings
+/// lag behind writes, and these records correct them (see [`Drive::children`]).
+pub trait WriteLog: Send + Sync + std::fmt::Debug {
+    /// Record `node` as a write just returned it; `left` are folders it was taken out of.
+    fn record(&self, node: &Node, left: &[String]);
+    /// The latest known state of nodes written within the consistency window that are, or
+    /// were, in `folder`.
+    fn recent_in(&self, folder: &str) -> Vec<Node>;
+}
+
+/// True when `node` is a live child of `folder`.
+pub fn is_live_child(node: &Node, folder: &str) -> bool {
+    node.is_available() && node.parents.iter().any(|p| p == folder)
+}
+
+/// True when `a` is at least as new as `b` (by metadata version; unknown versions: `a`).
+pub fn at_least_as_new(a: &Node, b: &Node) -> bool {
+    match (a.version, b.version) {
+        (Some(x), Some(y)) => x >= y,
+        _ => true,
+    }
+}
+
 /// The most of an error body that is read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -35,6 +58,7 @@ pub struct Drive {
     metadata: url::Url,
     content: url::Url,
     root: tokio::sync::OnceCell<Node>,
+    writes: std::sync::OnceLock<Arc<dyn WriteLog>>,
 }
 
 impl std::fmt::Debug for Drive {
@@ -97,7 +121,27 @@ impl Drive {
             metadata,
             content,
             root: tokio::sync::OnceCell::new(),
+            writes: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Record own writes in `log` from now on (once; later calls are ignored).
+    pub fn set_write_log(&self, log: Arc<dyn WriteLog>) {
+        let _ = self.writes.set(log);
+    }
+
+    /// Record a node a write returned (uploads call this too).
+    pub fn record_write(&self, node: &Node, left: &[String]) {
+        if let Some(log) = self.writes.get() {
+            log.record(node, left);
+        }
+    }
+
+    fn recent_writes(&self, folder: &str) -> Vec<Node> {
+        self.writes
+            .get()
+            .map(|log| log.recent_in(folder))
+            .unwrap_or_default()
     }
 
     /// The pacer shared by this drive's calls.
@@ -266,7 +310,21 @@ impl Drive {
     }
 
     /// The live child of `parent` called `name` (exact name, as the search matches it).
+    /// Own writes come first (a folder just created is found while searches lag), and a
+    /// search hit this client moved away or trashed is left out.
     pub async fn lookup(&self, parent: &str, name: &str) -> Result<Option<Node>> {
+        let recent = self.recent_writes(parent);
+        for own in recent
+            .iter()
+            .filter(|n| is_live_child(n, parent) && n.name() == name)
+        {
+            if let Some(fresh) = self.confirm(&own.id).await?
+                && is_live_child(&fresh, parent)
+                && fresh.name() == name
+            {
+                return Ok(Some(fresh));
+            }
+        }
         let url = self.metadata_url("nodes")?;
         let filters = filter::child_named(parent, name);
         let list: NodeList = self
@@ -279,22 +337,87 @@ impl Drive {
             .data
             .unwrap_or_default()
             .into_iter()
-            .filter(|n| n.is_available() && n.parents.iter().any(|p| p == parent));
+            .filter(|n| is_live_child(n, parent))
+            .filter(|n| {
+                !recent.iter().any(|own| {
+                    own.id == n.id && !is_live_child(own, parent) && at_least_as_new(own, n)
+                })
+            });
         Ok(live.next())
     }
 
+    /// A node as the service has it now; `None` when it is gone (404).
+    async fn confirm(&self, id: &str) -> Result<Option<Node>> {
+        match self.node(id, false).await {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every live child of a folder, all pages. Nodes that no longer list `parent` among their
-    /// parents (stale search results after a move) are dropped.
+    /// parents (stale search results after a move) are dropped, and the listing is corrected
+    /// by this client's own recent writes (see [`Drive::merge_own_writes`]).
     pub async fn children(&self, parent: &str) -> Result<Vec<Node>> {
         let url = self.metadata_url("nodes")?;
         let filters = filter::children_of(parent);
         let nodes = self
             .list_pages("list folder", &url, &[("filters", filters.as_str())])
             .await?;
-        Ok(nodes
+        let listed = nodes
             .into_iter()
-            .filter(|n| n.is_available() && n.parents.iter().any(|p| p == parent))
-            .collect())
+            .filter(|n| is_live_child(n, parent))
+            .collect();
+        self.merge_own_writes(parent, listed).await
+    }
+
+    /// Correct a (lagging) listing of `parent` with own writes of the consistency window: a
+    /// node written here that the listing lacks is added, one moved away or trashed is left
+    /// out, each confirmed by `GET nodes/{id}` (which does not lag); where both have a node,
+    /// the newer version wins.
+    pub async fn merge_own_writes(&self, parent: &str, listed: Vec<Node>) -> Result<Vec<Node>> {
+        use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+        let recent = self.recent_writes(parent);
+        if recent.is_empty() {
+            return Ok(listed);
+        }
+        let mut by_id: std::collections::HashMap<String, Node> =
+            listed.into_iter().map(|n| (n.id.clone(), n)).collect();
+        let mut doubtful = Vec::new();
+        for own in recent {
+            let here = is_live_child(&own, parent);
+            match by_id.get(&own.id) {
+                Some(shown) if here && !at_least_as_new(shown, &own) => {
+                    by_id.insert(own.id.clone(), own);
+                }
+                Some(_) if here => {}
+                Some(shown) => {
+                    let listing_is_newer =
+                        matches!((shown.version, own.version), (Some(a), Some(b)) if a > b);
+                    if !listing_is_newer {
+                        doubtful.push(own.id);
+                    }
+                }
+                None if here => doubtful.push(own.id),
+                None => {}
+            }
+        }
+        let confirmed: Vec<(String, Option<Node>)> = stream::iter(doubtful)
+            .map(|id| async move { self.confirm(&id).await.map(|n| (id, n)) })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        for (id, fresh) in confirmed {
+            match fresh {
+                Some(n) if is_live_child(&n, parent) => {
+                    by_id.insert(id, n);
+                }
+                _ => {
+                    by_id.remove(&id);
+                }
+            }
+        }
+        Ok(by_id.into_values().collect())
     }
 
     /// Everything in the trash.
@@ -371,12 +494,15 @@ impl Drive {
     pub async fn create_folder(&self, parent: &str, name: &str) -> Result<Node> {
         let url = self.metadata_url("nodes")?;
         let body = json!({"name": name, "kind": "FOLDER", "parents": [parent]});
-        match self
+        let created = self
             .call_json("create folder", || {
                 self.request(Method::POST, url.clone()).json(&body)
             })
-            .await
-        {
+            .await;
+        if let Ok(node) = &created {
+            self.record_write(node, &[]);
+        }
+        match created {
             Err(e) if e.kind() == ErrorKind::Conflict => {
                 let Some(id) = e.conflict_node_id() else {
                     return Err(e);
@@ -396,20 +522,26 @@ impl Drive {
     pub async fn rename(&self, id: &str, name: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("nodes/{id}"))?;
         let body = json!({"name": name});
-        self.call_json("rename", || {
-            self.request(Method::PATCH, url.clone()).json(&body)
-        })
-        .await
+        let node: Node = self
+            .call_json("rename", || {
+                self.request(Method::PATCH, url.clone()).json(&body)
+            })
+            .await?;
+        self.record_write(&node, &[]);
+        Ok(node)
     }
 
     /// Move a node from one parent to another.
     pub async fn move_node(&self, id: &str, from: &str, to: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("nodes/{to}/children"))?;
         let body = json!({"fromParent": from, "childId": id});
-        self.call_json("move", || {
-            self.request(Method::POST, url.clone()).json(&body)
-        })
-        .await
+        let node: Node = self
+            .call_json("move", || {
+                self.request(Method::POST, url.clone()).json(&body)
+            })
+            .await?;
+        self.record_write(&node, &[from.to_string()]);
+        Ok(node)
     }
 
     /// Add a parent to a node.
@@ -432,21 +564,27 @@ impl Drive {
     /// delete permanently; this is the only delete there is.
     pub async fn trash(&self, id: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("trash/{id}"))?;
-        self.call_json("trash", || {
-            self.request(Method::PUT, url.clone())
-                .header(reqwest::header::CONTENT_LENGTH, "0")
-        })
-        .await
+        let node: Node = self
+            .call_json("trash", || {
+                self.request(Method::PUT, url.clone())
+                    .header(reqwest::header::CONTENT_LENGTH, "0")
+            })
+            .await?;
+        self.record_write(&node, &[]);
+        Ok(node)
     }
 
     /// Restore a node from the trash.
     pub async fn restore(&self, id: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("trash/{id}/restore"))?;
-        self.call_json("restore", || {
-            self.request(Method::POST, url.clone())
-                .header(reqwest::header::CONTENT_LENGTH, "0")
-        })
-        .await
+        let node: Node = self
+            .call_json("restore", || {
+                self.request(Method::POST, url.clone())
+                    .header(reqwest::header::CONTENT_LENGTH, "0")
+            })
+            .await?;
+        self.record_write(&node, &[]);
+        Ok(node)
     }
 
     // ---- account ---------------------------------------------------------------------------
@@ -497,6 +635,18 @@ impl Drive {
     pub async fn usage(&self) -> Result<Usage> {
         let url = self.metadata_url("account/usage")?;
         self.call_json("read usage", || self.request(Method::GET, url.clone()))
+            .await
+    }
+
+    /// One unpaced attempt at `POST changes` after `checkpoint` (`includePurged: "true"`):
+    /// the response, whose NDJSON body the caller streams (see [`crate::cache::sync`]).
+    pub async fn changes_response(&self, checkpoint: Option<&str>) -> Result<reqwest::Response> {
+        let url = self.metadata_url("changes")?;
+        let mut body = json!({"includePurged": "true"});
+        if let Some(c) = checkpoint {
+            body["checkpoint"] = json!(c);
+        }
+        self.send_once("read changes", self.request(Method::POST, url).json(&body))
             .await
     }
 

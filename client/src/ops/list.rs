@@ -17,7 +17,8 @@ pub struct RemoteEntry {
 }
 
 /// Walk the remote tree under folder `root_id`. `max_depth` 0 means unlimited; 1 lists only the
-/// folder itself. Listings run up to `checkers` at a time.
+/// folder itself. Listings run up to `checkers` at a time, through the remote's
+/// [`FolderLister`](super::lister::FolderLister) (the API, or the cache with `--fast-list`).
 pub async fn walk_remote(
     remote: &Remote,
     root_id: &str,
@@ -67,9 +68,9 @@ pub async fn walk_remote_local(
             let Some((id, prefix, local, depth)) = pending.pop() else {
                 break;
             };
-            let drive = remote.drive.clone();
+            let lister = remote.lister.clone();
             running.push(async move {
-                let children = drive.children(&id).await;
+                let children = lister.children(&id).await;
                 (children, prefix, local, depth)
             });
         }

@@ -1,6 +1,7 @@
 //! The commands' logic, independent of the CLI: walking trees, planning, transferring.
 
 pub mod list;
+pub mod lister;
 pub mod manage;
 pub mod sync;
 

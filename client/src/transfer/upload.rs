@@ -60,7 +60,20 @@ enum Attempt {
 impl Uploader {
     /// Upload `source` as `name` (already encoded) into folder `parent`. `existing` is the node
     /// that holds the name now, if the caller knows it (then it is overwritten).
+    /// The node the service returned is recorded as an own write (read-your-writes).
     pub async fn upload(
+        &self,
+        parent: &str,
+        name: &str,
+        source: Source<'_>,
+        existing: Option<Node>,
+    ) -> Result<Node> {
+        let node = self.upload_attempts(parent, name, source, existing).await?;
+        self.drive.record_write(&node, &[]);
+        Ok(node)
+    }
+
+    async fn upload_attempts(
         &self,
         parent: &str,
         name: &str,

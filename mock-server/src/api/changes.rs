@@ -5,8 +5,10 @@
 //! (the full state, the root included). A checkpoint from another generation (after a reset)
 //! or one that cannot be read restarts from the beginning with `reset: true`. Lines carry
 //! `chunkSize` nodes each (default 200) and the feed stops after `maxNodes` (soft cap); when
-//! nothing changed, one line with no nodes carries the current checkpoint. Purged nodes do not
-//! occur: apps cannot purge, so `includePurged` changes nothing.
+//! nothing changed, one line with no nodes carries the current checkpoint. Nodes purged through
+//! the admin API (`POST /_mock/purge`, standing in for the service's 30-day trash purge) appear
+//! with `status: "PURGED"` (and their last kind, name and parents) when `includePurged` is
+//! true (`true` or `"true"`); without it they are left out.
 
 use std::sync::Arc;
 
@@ -31,10 +33,18 @@ use crate::error::{ApiError, ApiResult};
 enum Loose {
     Number(u64),
     Text(String),
-    Bool(#[allow(dead_code)] bool),
+    Bool(bool),
 }
 
 impl Loose {
+    fn truthy(&self) -> bool {
+        match self {
+            Self::Bool(b) => *b,
+            Self::Text(s) => s.trim().eq_ignore_ascii_case("true"),
+            Self::Number(n) => *n != 0,
+        }
+    }
+
     fn number(&self) -> Option<u64> {
         match self {
             Self::Number(n) => Some(*n),
@@ -50,7 +60,6 @@ struct ChangesBody {
     checkpoint: Option<String>,
     chunk_size: Option<Loose>,
     max_nodes: Option<Loose>,
-    #[allow(dead_code)]
     include_purged: Option<Loose>,
 }
 
@@ -96,6 +105,7 @@ pub async fn changes(state: AppStateRef, caller: Caller, request: Request) -> Ap
         epoch,
         after,
         reset,
+        include_purged: body.include_purged.as_ref().is_some_and(Loose::truthy),
         chunk: u32::try_from(chunk).unwrap_or(200),
         remaining: max_nodes,
         lines: 0,
@@ -117,6 +127,7 @@ struct Feed {
     epoch: String,
     after: i64,
     reset: bool,
+    include_purged: bool,
     chunk: u32,
     remaining: u64,
     lines: u64,
@@ -137,6 +148,7 @@ impl Feed {
                 self.account,
                 self.after,
                 u32::try_from(want).unwrap_or(self.chunk),
+                self.include_purged,
             ) {
                 Ok(nodes) => nodes,
                 Err(error) => {
@@ -159,14 +171,14 @@ impl Feed {
                 }
             };
         }
-        if let Some(last) = nodes.last() {
-            self.after = last.change_seq;
+        if let Some((seq, _)) = nodes.last() {
+            self.after = *seq;
         }
         self.remaining = self.remaining.saturating_sub(nodes.len() as u64);
         self.lines += 1;
         let line = json!({
             "checkpoint": checkpoint(&self.epoch, self.after),
-            "nodes": nodes.iter().map(|n| n.json()).collect::<Vec<_>>(),
+            "nodes": nodes.into_iter().map(|(_, n)| n).collect::<Vec<_>>(),
             "reset": self.reset && self.lines == 1,
             "statusCode": 200,
         });

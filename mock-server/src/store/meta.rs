@@ -286,6 +286,7 @@ impl MetaStore {
             [account],
         )?;
         tx.execute("DELETE FROM nodes WHERE account = ?", [account])?;
+        tx.execute("DELETE FROM purged WHERE account = ?", [account])?;
         let root_id = node_id();
         tx.execute(
             "UPDATE accounts SET root_id = ?, change_seq = 0, epoch = ? WHERE id = ?",
@@ -302,7 +303,7 @@ impl MetaStore {
         let blobs = collect_strings(&conn, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])?;
         conn.execute_batch(
             "DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
-             DELETE FROM nodes; DELETE FROM tokens; DELETE FROM accounts;",
+             DELETE FROM nodes; DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts;",
         )?;
         Ok(blobs)
     }
@@ -499,8 +500,15 @@ impl MetaStore {
         })
     }
 
-    /// Nodes changed after `after` in the account's feed, oldest change first.
-    pub fn changes(&self, account: i64, after: i64, max: u32) -> ApiResult<Vec<Node>> {
+    /// Nodes changed after `after` in the account's feed, oldest change first, as
+    /// `(change number, JSON)`; with `include_purged`, purged nodes too (status `PURGED`).
+    pub fn changes(
+        &self,
+        account: i64,
+        after: i64,
+        max: u32,
+        include_purged: bool,
+    ) -> ApiResult<Vec<(i64, serde_json::Value)>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.account = ? AND n.change_seq > ? \
@@ -509,10 +517,95 @@ impl MetaStore {
         let mut nodes = stmt
             .query_map(params![account, after, max], node_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
+        let mut changes = Vec::with_capacity(nodes.len());
         for node in &mut nodes {
             node.parents = parents_of(&conn, &node.id)?;
+            changes.push((node.change_seq, node.json()));
         }
-        Ok(nodes)
+        if include_purged {
+            let mut stmt = conn.prepare_cached(
+                "SELECT change_seq, json FROM purged WHERE account = ? AND change_seq > ? \
+                 ORDER BY change_seq LIMIT ?",
+            )?;
+            let purged = stmt
+                .query_map(params![account, after, max], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (seq, json) in purged {
+                changes.push((seq, serde_json::from_str(&json).unwrap_or_default()));
+            }
+            changes.sort_by_key(|(seq, _)| *seq);
+            changes.truncate(max as usize);
+        }
+        Ok(changes)
+    }
+
+    /// Purges trashed nodes of the account now (the admin API's stand-in for the service's
+    /// 30-day trash purge, reference §6.11): `ids` (and what was trashed with them), or those
+    /// trashed before `trashed_before` (epoch ms), or with neither, the whole trash. Each
+    /// leaves the store and gets a change number as a `PURGED` node. Returns the purged ids
+    /// and the blobs they held.
+    pub fn purge(
+        &self,
+        account: i64,
+        ids: Option<&[String]>,
+        trashed_before: Option<i64>,
+    ) -> ApiResult<(Vec<String>, Vec<String>)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut chosen = collect_strings(
+            &tx,
+            "SELECT id FROM nodes WHERE account = ? AND status = 'TRASH' AND NOT is_root \
+             AND modified < ? ORDER BY change_seq",
+            params![account, trashed_before.unwrap_or(i64::MAX)],
+        )?;
+        if let Some(ids) = ids {
+            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let mut keep = Vec::new();
+            for id in &chosen {
+                let with: Option<String> = tx
+                    .query_row("SELECT trashed_with FROM nodes WHERE id = ?", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?
+                    .flatten();
+                if wanted.contains(id.as_str()) || with.is_some_and(|w| wanted.contains(w.as_str()))
+                {
+                    keep.push(id.clone());
+                }
+            }
+            chosen = keep;
+        }
+        let mut blobs = Vec::new();
+        for id in &chosen {
+            let Some(mut node) = load_node(&tx, account, id)? else {
+                continue;
+            };
+            let seq = bump_change(&tx, account)?;
+            node.status = "PURGED".into();
+            node.version += 1;
+            node.modified = now_ms().max(node.modified + 1);
+            node.change_seq = seq;
+            if let Some(content) = &node.content {
+                blobs.push(content.blob.clone());
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO purged (id, account, change_seq, json) VALUES (?, ?, ?, ?)",
+                params![node.id, account, seq, node.json().to_string()],
+            )?;
+            for table in [
+                "DELETE FROM properties WHERE node = ?",
+                "DELETE FROM templinks WHERE node = ?",
+                "DELETE FROM parents WHERE child = ?",
+                "DELETE FROM ghost_parents WHERE child = ?",
+                "DELETE FROM nodes WHERE id = ?",
+            ] {
+                tx.execute(table, [&node.id])?;
+            }
+        }
+        tx.commit()?;
+        Ok((chosen, blobs))
     }
 
     /// The account's latest change number.

@@ -61,6 +61,16 @@ CREATE TABLE IF NOT EXISTS ghost_parents (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ghost_parents_by_parent ON ghost_parents (parent, until);
 
+-- Purged nodes (POST /_mock/purge): gone from `nodes`, kept here for the changes feed,
+-- which shows them with status PURGED at their change number when includePurged is asked.
+CREATE TABLE IF NOT EXISTS purged (
+    id          TEXT PRIMARY KEY,
+    account     INTEGER NOT NULL,
+    change_seq  INTEGER NOT NULL,
+    json        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS purged_by_change ON purged (account, change_seq);
+
 CREATE TABLE IF NOT EXISTS tokens (
     token        TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,

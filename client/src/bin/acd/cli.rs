@@ -94,6 +94,17 @@ pub struct Global {
     /// Option override: endpoint_url (the account/endpoint URL).
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
+    /// Recursive listings and path lookups from the metadata cache, after one incremental
+    /// sync from the changes feed (config fast_list = true; env ACD_FAST_LIST).
+    #[arg(long, global = true)]
+    pub fast_list: bool,
+    /// How long the client's own writes correct lagging listings (default 5m; 0: off;
+    /// config consistency_window; env ACD_CONSISTENCY_WINDOW).
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub consistency_window: Option<String>,
+    /// Where endpoint answers and metadata caches are kept (default: the user's cache dir).
+    #[arg(long, global = true, env = "ACD_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// A path argument and a recursion flag.
@@ -186,6 +197,9 @@ pub enum Command {
     /// The trash.
     #[command(subcommand)]
     Trash(TrashCommand),
+    /// The local metadata cache, fed by the changes feed.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Create, show or reconnect remotes.
     Config {
         /// What to do (default: interactive creation).
@@ -212,6 +226,26 @@ pub enum TrashCommand {
         /// put flags before the remote.
         #[arg(required = true, allow_hyphen_values = true)]
         ids: Vec<String>,
+    },
+}
+
+/// `acd cache ...`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Bring the cache up to date from the changes feed (every remote when none is given).
+    Sync {
+        /// remote:
+        remote: Option<String>,
+    },
+    /// Nodes, checkpoint, last sync time and size on disk (every cache file when no remote).
+    Info {
+        /// remote:
+        remote: Option<String>,
+    },
+    /// Remove the cache of the remote's account (all caches when no remote is given).
+    Clear {
+        /// remote:
+        remote: Option<String>,
     },
 }
 

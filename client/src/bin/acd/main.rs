@@ -20,7 +20,7 @@ use acd_client::paths::{self, Location, RemotePath};
 use acd_client::remote::{Remote, Session};
 use acd_client::transfer::download::Downloader;
 use acd_client::transfer::stats::Stats;
-use cli::{Cli, Command, Global, ListArgs, Pair, TrashCommand};
+use cli::{CacheCommand, Cli, Command, Global, ListArgs, Pair, TrashCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -103,6 +103,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => cat(&session, g, &path, offset, count).await,
         Command::About { remote } => about(&session, g, &remote).await,
         Command::Trash(t) => trash(&session, g, t).await,
+        Command::Cache(c) => cache(&session, g, c).await,
         Command::Config { action } => configure::config(&session, g, action).await,
         Command::Authorize(args) => configure::authorize(&session, g, &args).await,
     }
@@ -135,7 +136,8 @@ async fn folder_op(session: &Session, g: &Global, path: &str, op: Folder) -> Res
 fn session(g: &Global) -> Result<Session> {
     let config_path = g.config.clone().unwrap_or_else(config::default_path);
     let mut overrides = config::env_overrides();
-    let flags: [(&str, &Option<String>); 8] = [
+    let fast_list = g.fast_list.then(|| "true".to_string());
+    let flags: [(&str, &Option<String>); 10] = [
         ("client_id", &g.client_id),
         ("client_secret", &g.client_secret),
         ("auth_url", &g.auth_url),
@@ -144,6 +146,8 @@ fn session(g: &Global) -> Result<Session> {
         ("templink_threshold", &g.templink_threshold),
         ("encoding", &g.encoding),
         ("endpoint_url", &g.endpoint_url),
+        ("consistency_window", &g.consistency_window),
+        ("fast_list", &fast_list),
     ];
     for (key, value) in flags {
         if let Some(v) = value {
@@ -164,7 +168,10 @@ fn session(g: &Global) -> Result<Session> {
             budget,
             ..Default::default()
         },
-        cache_dir: acd_client::api::endpoints::EndpointCache::default_dir(),
+        cache_dir: g
+            .cache_dir
+            .clone()
+            .or_else(acd_client::api::endpoints::EndpointCache::default_dir),
     })
 }
 
@@ -567,6 +574,158 @@ async fn trash(session: &Session, g: &Global, command: TrashCommand) -> Result<E
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The remotes a `cache` command is about: the one given, or every remote of the config.
+fn cache_remotes(session: &Session, remote: Option<&str>) -> Result<Vec<RemotePath>> {
+    match remote {
+        Some(r) => Ok(vec![paths::parse_remote(r)?]),
+        None => Ok(config::ConfigFile::load(&session.config_path)?
+            .remotes()
+            .into_iter()
+            .map(|name| RemotePath {
+                remote: name,
+                parts: Vec::new(),
+            })
+            .collect()),
+    }
+}
+
+fn print_cache_info(
+    out: &mut impl std::io::Write,
+    g: &Global,
+    remote: &str,
+    info: &acd_client::cache::Info,
+) -> Result<()> {
+    let last_sync = info
+        .last_sync_ms
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339());
+    if g.json {
+        let value = serde_json::json!({
+            "remote": remote,
+            "path": info.path,
+            "account": info.account,
+            "nodes": info.nodes,
+            "checkpoint": info.checkpoint,
+            "lastSync": last_sync,
+            "sizeOnDisk": info.size_on_disk,
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(out, "{remote}:")?;
+        writeln!(out, "  Cache file:   {}", info.path.display())?;
+        writeln!(out, "  Account:      {}", info.account)?;
+        writeln!(out, "  Nodes:        {}", info.nodes)?;
+        writeln!(
+            out,
+            "  Checkpoint:   {}",
+            info.checkpoint.as_deref().unwrap_or("none (never synced)")
+        )?;
+        writeln!(
+            out,
+            "  Last sync:    {}",
+            last_sync.as_deref().unwrap_or("never")
+        )?;
+        writeln!(
+            out,
+            "  Size on disk: {}",
+            output::size_suffix(info.size_on_disk)
+        )?;
+    }
+    Ok(())
+}
+
+async fn cache(session: &Session, g: &Global, command: CacheCommand) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        CacheCommand::Sync { remote } => {
+            for path in cache_remotes(session, remote.as_deref())? {
+                let remote = open(session, &path).await?;
+                let Some(cache) = &remote.cache else {
+                    bail!(
+                        "{}: no usable metadata cache (see the warning above; set --cache-dir or ACD_CACHE_DIR to a writable folder)",
+                        path.remote
+                    );
+                };
+                let stats = acd_client::cache::sync::sync(&remote.drive, cache, true).await?;
+                eprintln!(
+                    "{}: {} node changes applied from the changes feed",
+                    path.remote, stats.nodes
+                );
+                print_cache_info(&mut out, g, &path.remote, &cache.info()?)?;
+            }
+        }
+        CacheCommand::Info { remote: Some(r) } => {
+            let path = paths::parse_remote(&r)?;
+            let remote = open(session, &path).await?;
+            let Some(cache) = &remote.cache else {
+                bail!(
+                    "{}: no usable metadata cache (see the warning above)",
+                    path.remote
+                );
+            };
+            print_cache_info(&mut out, g, &path.remote, &cache.info()?)?;
+        }
+        CacheCommand::Info { remote: None } => {
+            let Some(dir) = session
+                .cache_dir
+                .as_deref()
+                .map(acd_client::cache::metadata_dir)
+            else {
+                bail!("no cache directory; give one with --cache-dir");
+            };
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e.flatten().collect::<Vec<_>>(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e).with_context(|| format!("list {}", dir.display())),
+            };
+            let mut files: Vec<_> = entries
+                .into_iter()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "sqlite"))
+                .collect();
+            files.sort_by_key(|e| e.path());
+            for entry in &files {
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                writeln!(
+                    out,
+                    "{} {}",
+                    output::size_suffix(size),
+                    entry.path().display()
+                )?;
+            }
+            if files.is_empty() {
+                eprintln!("no metadata caches in {}", dir.display());
+            }
+        }
+        CacheCommand::Clear { remote: Some(r) } => {
+            let path = paths::parse_remote(&r)?;
+            if !session.config_path.exists() {
+                return open(session, &path).await.map(|_| ExitCode::SUCCESS);
+            }
+            match session.clear_cache(&path.remote).await? {
+                Some(file) => eprintln!("removed {}", file.display()),
+                None => eprintln!("{}: no metadata cache to remove", path.remote),
+            }
+        }
+        CacheCommand::Clear { remote: None } => {
+            let Some(dir) = session
+                .cache_dir
+                .as_deref()
+                .map(acd_client::cache::metadata_dir)
+            else {
+                bail!("no cache directory; give one with --cache-dir");
+            };
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => eprintln!("removed {}", dir.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    eprintln!("no metadata caches in {}", dir.display())
+                }
+                Err(e) => return Err(e).with_context(|| format!("remove {}", dir.display())),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Overrides as a map (for `config create`).
