@@ -463,6 +463,13 @@ impl Api {
             .collect())
     }
 
+    /// Every node the search `parents:{parent}` lists, as the server lists it: no status or
+    /// parent filtering here, so "gone from the listing" means the server stopped listing it.
+    pub async fn listing(&self, parent: &str) -> Result<Vec<Value>, Failure> {
+        let filter = format!("parents:{parent}");
+        self.list_all("nodes", &[("filters", &filter)]).await
+    }
+
     /// Trash a node; the raw reply.
     pub async fn trash(&self, id: &str) -> Reply {
         self.send(

@@ -161,6 +161,14 @@ impl Ctx {
         }
     }
 
+    /// Record only the shape of an account-wide response (totals, the trash), whose values
+    /// depend on what else ran.
+    pub fn record_shape(&self, label: &str, value: &Value) {
+        if let Some(r) = &self.recorder {
+            r.record_shape(&self.check, label, value);
+        }
+    }
+
     /// Whether the target has a capability.
     pub fn has(&self, capability: Capability) -> bool {
         self.target.capabilities.contains(&capability)

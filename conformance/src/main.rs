@@ -360,7 +360,8 @@ async fn run_cli(cli: Cli) -> ExitCode {
             }
         }
         if let Some(dir) = &cli.compare {
-            match recorder.compare(dir) {
+            let ran: Vec<String> = results.iter().map(|r| r.id()).collect();
+            match recorder.compare(dir, &ran) {
                 Ok(diffs) if diffs.is_empty() => {
                     println!("parity: no differences with {}", dir.display())
                 }

@@ -225,15 +225,19 @@ async fn named(ctx: &Ctx, folder: &str, name: &str) -> Result<Vec<Value>, Failur
 }
 
 /// Fail unless `folder` holds exactly one live `name`, with this md5; that node.
+/// (Waits for the listing to show it, §8.8.)
 async fn exactly_one(ctx: &Ctx, folder: &str, name: &str, md5: &str) -> Result<Value, Failure> {
-    let found = named(ctx, folder, name).await?;
-    ensure_eq!(found.len(), 1, format!("number of nodes called {name}"));
-    ensure_eq!(
-        found[0]["contentProperties"]["md5"].as_str(),
-        Some(md5),
-        format!("md5 of {name}")
-    );
-    Ok(found[0].clone())
+    ctx.settled(|| async {
+        let found = named(ctx, folder, name).await?;
+        ensure_eq!(found.len(), 1, format!("number of nodes called {name}"));
+        ensure_eq!(
+            found[0]["contentProperties"]["md5"].as_str(),
+            Some(md5),
+            format!("md5 of {name}")
+        );
+        Ok(found[0].clone())
+    })
+    .await
 }
 
 /// The bytes of a seeded synthetic file.
@@ -329,10 +333,13 @@ pub fn checks() -> Vec<Check> {
                 let client = Client::open(&ctx).await?;
                 let bytes = ctx.data(8192);
                 let path = client.write("throttled.bin", &bytes)?;
+                // Three 429s asking for 1 s each. The client's own back-off draws are below
+                // 1 s after the first failure, so only honouring Retry-After spaces the
+                // attempts 1 s apart.
                 let rule = ctx
                     .fault(json!({
                         "match": {"operation": "upload"},
-                        "action": {"kind": "error", "error": "rate_exceeded"},
+                        "action": {"kind": "error", "error": "rate_exceeded", "retry_after": 1},
                         "trigger": {"first": 3}
                     }))
                     .await?;
@@ -345,6 +352,45 @@ pub fn checks() -> Vec<Check> {
                     Some(md5_hex(&bytes).as_str()),
                     "md5 of the upload"
                 );
+                // The mock's journal: when each attempt arrived and what it got (no timing
+                // of our own, so a slow machine cannot make this pass or fail).
+                let journal = ctx
+                    .admin()?
+                    .call(
+                        reqwest::Method::GET,
+                        "journal?operation=upload&limit=10000",
+                        None,
+                    )
+                    .await?;
+                let attempts: Vec<(u16, chrono::DateTime<chrono::FixedOffset>)> =
+                    journal["entries"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|e| e["scope"].as_str() == Some(ctx.scope().as_str()))
+                        .filter_map(|e| {
+                            let status = u16::try_from(e["status"].as_u64()?).ok()?;
+                            let time =
+                                chrono::DateTime::parse_from_rfc3339(e["time"].as_str()?).ok()?;
+                            Some((status, time))
+                        })
+                        .collect();
+                let statuses: Vec<u16> = attempts.iter().map(|(s, _)| *s).collect();
+                ensure_eq!(
+                    statuses,
+                    vec![429, 429, 429, 201],
+                    "the upload attempts the mock saw (3 retries)"
+                );
+                for pair in attempts.windows(2) {
+                    let gap = pair[1].1 - pair[0].1;
+                    ensure!(
+                        gap >= chrono::TimeDelta::seconds(1),
+                        "each retry at least Retry-After (1 s) after the 429",
+                        "a retry {} ms after it",
+                        gap.num_milliseconds()
+                    );
+                }
                 exactly_one(&ctx, &folder, "throttled.bin", &md5_hex(&bytes)).await?;
                 Ok(())
             }
@@ -494,8 +540,13 @@ pub fn checks() -> Vec<Check> {
                     "the client refreshed its token",
                     "no refresh"
                 );
-                let tree = named(&ctx, &folder, "tree").await?;
-                ensure_eq!(tree.len(), 1, "folders called tree");
+                let tree = ctx
+                    .settled(|| async {
+                        let tree = named(&ctx, &folder, "tree").await?;
+                        ensure_eq!(tree.len(), 1, "folders called tree");
+                        Ok(tree)
+                    })
+                    .await?;
                 for (name, md5) in want {
                     exactly_one(&ctx, &id(&tree[0]), &name, &md5).await?;
                 }

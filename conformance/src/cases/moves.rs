@@ -147,8 +147,8 @@ pub fn checks() -> Vec<Check> {
                     "{}",
                     moved["version"]
                 );
-                wait_listed(&api, &b, &id(&node), true).await?;
-                wait_listed(&api, &a, &id(&node), false).await
+                wait_listed(&ctx, &api, &b, &id(&node), true).await?;
+                wait_listed(&ctx, &api, &a, &id(&node), false).await
             }
         ),
         check!(
@@ -208,8 +208,8 @@ pub fn checks() -> Vec<Check> {
                     want,
                     "parents by id"
                 );
-                wait_listed(&api, &a, &node, true).await?;
-                wait_listed(&api, &b, &node, true).await
+                wait_listed(&ctx, &api, &a, &node, true).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await
             }
         ),
         check!(
@@ -258,8 +258,8 @@ pub fn checks() -> Vec<Check> {
                 let child = reply.json();
                 ensure_eq!(id(&child), node.clone(), "the reply is the child");
                 ensure_eq!(parents_of(&child), vec![b.clone()], "parents in the reply");
-                wait_listed(&api, &a, &node, false).await?;
-                wait_listed(&api, &b, &node, true).await
+                wait_listed(&ctx, &api, &a, &node, false).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await
             }
         ),
         check!(
@@ -323,8 +323,8 @@ pub fn checks() -> Vec<Check> {
                 ensure_eq!(done["name"].as_str(), Some("new.txt"), "name");
                 ensure_eq!(done["status"].as_str(), Some("AVAILABLE"), "status");
                 ensure_eq!(parents_of(&done), vec![dst.clone()], "parents");
-                wait_listed(&api, &dst, &node, true).await?;
-                wait_listed(&api, &src, &node, false).await
+                wait_listed(&ctx, &api, &dst, &node, true).await?;
+                wait_listed(&ctx, &api, &src, &node, false).await
             }
         ),
         check!(
