@@ -240,7 +240,6 @@ async fn exactly_one(ctx: &Ctx, folder: &str, name: &str, md5: &str) -> Result<V
     .await
 }
 
-/// The bytes of a seeded synthetic file.
 // ---- the checks -------------------------------------------------------------------------------
 
 /// The checks of this area.
