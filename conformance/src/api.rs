@@ -171,9 +171,14 @@ async fn send_once(request: RequestBuilder) -> Reply {
                 Err(e) => Reply::failed(&e.without_url().to_string()),
             }
         }
+        // Nothing listens there: not a transient answer, so the harness says so at once.
+        Err(e) if e.is_connect() => Reply::failed(&format!("{NO_CONNECTION}: {}", e.without_url())),
         Err(e) => Reply::failed(&e.without_url().to_string()),
     }
 }
+
+/// How the body of a [`Reply`] begins when no connection could be made.
+const NO_CONNECTION: &str = "cannot connect";
 
 /// The header that scopes the mock's fault rules to one check.
 pub const SCOPE_HEADER: &str = "x-acd-mock-scope";
@@ -200,10 +205,12 @@ impl Reply {
     }
 
     /// An answer worth retrying (reference §8.2): 408, 429, 500, 502, 503, 504, the gateway's
-    /// sporadic 403 ("Authorization header requires"), or no answer at all.
+    /// sporadic 403 ("Authorization header requires"), or a connection that broke (a refused
+    /// connection is not retried: nothing listens there).
     pub fn is_transient(&self) -> bool {
         match self.status {
-            0 | 408 | 429 | 500 | 502 | 503 | 504 => true,
+            0 => !self.text().starts_with(NO_CONNECTION),
+            408 | 429 | 500 | 502 | 503 | 504 => true,
             403 => self.text().contains("Authorization header requires"),
             _ => false,
         }
