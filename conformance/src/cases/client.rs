@@ -332,13 +332,13 @@ pub fn checks() -> Vec<Check> {
                 let client = Client::open(&ctx).await?;
                 let bytes = ctx.data(8192);
                 let path = client.write("throttled.bin", &bytes)?;
-                // Three 429s asking for 1 s each. The client's own back-off draws are below
-                // 1 s after the first failure, so only honouring Retry-After spaces the
-                // attempts 1 s apart.
+                // Three 429s asking for 2 s each. The client's own back-off draws here are
+                // below 1 s, 2 s and 2 s (its max_sleep), so only honouring Retry-After spaces
+                // every attempt 2 s apart.
                 let rule = ctx
                     .fault(json!({
                         "match": {"operation": "upload"},
-                        "action": {"kind": "error", "error": "rate_exceeded", "retry_after": 1},
+                        "action": {"kind": "error", "error": "rate_exceeded", "retry_after": 2},
                         "trigger": {"first": 3}
                     }))
                     .await?;
@@ -384,8 +384,8 @@ pub fn checks() -> Vec<Check> {
                 for pair in attempts.windows(2) {
                     let gap = pair[1].1 - pair[0].1;
                     ensure!(
-                        gap >= chrono::TimeDelta::seconds(1),
-                        "each retry at least Retry-After (1 s) after the 429",
+                        gap >= chrono::TimeDelta::seconds(2),
+                        "each retry at least Retry-After (2 s) after the 429",
                         "a retry {} ms after it",
                         gap.num_milliseconds()
                     );
