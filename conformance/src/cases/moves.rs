@@ -130,6 +130,8 @@ pub fn checks() -> Vec<Check> {
                 let node = api
                     .file(&a, "traveller.txt", &unique_bytes(&ctx, 50, 0))
                     .await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &id(&node), true).await?;
                 let reply = move_node(&api, &id(&node), &a, &b).await;
                 ctx.record("move", &reply.json());
                 reply.expect(200, "POST nodes/{to}/children")?;
@@ -252,6 +254,8 @@ pub fn checks() -> Vec<Check> {
                 add_parent(&api, &b, &node)
                     .await
                     .expect(200, "add parent b")?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &node, true).await?;
                 let reply = remove_parent(&api, &a, &node).await;
                 ctx.record("remove_parent", &reply.json());
                 reply.expect(200, "DELETE nodes/{a}/children/{id}")?;
@@ -304,6 +308,7 @@ pub fn checks() -> Vec<Check> {
                 let node = id(&api
                     .file(&src, "old.txt", &unique_bytes(&ctx, 50, 0))
                     .await?);
+                wait_listed(&ctx, &api, &src, &node, true).await?;
                 // rclone moveNode's fallback: trash, rename, add the new parent, remove the
                 // old one, restore.
                 api.trash(&node).await.expect(200, "1. PUT trash/{id}")?;

@@ -57,6 +57,8 @@ pub fn checks() -> Vec<Check> {
                 let node = api
                     .file(&parent, "bin.txt", &unique_bytes(&ctx, 100, 0))
                     .await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &parent, &id(&node), true).await?;
                 let reply = api.trash(&id(&node)).await;
                 ctx.record("trash", &reply.json());
                 reply.expect(200, "PUT trash/{id}")?;
@@ -86,6 +88,9 @@ pub fn checks() -> Vec<Check> {
                 let file = api
                     .file(&id(&sub), "deep.txt", &unique_bytes(&ctx, 100, 0))
                     .await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &parent, &id(&folder), true).await?;
+                wait_listed(&ctx, &api, &id(&folder), &id(&sub), true).await?;
                 wait_listed(&ctx, &api, &id(&sub), &id(&file), true).await?;
                 api.trash(&id(&folder))
                     .await
@@ -145,6 +150,9 @@ pub fn checks() -> Vec<Check> {
                 send_empty(&api, Method::PUT, &format!("nodes/{b}/children/{node}"))
                     .await
                     .expect(200, "add parent b")?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &node, true).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await?;
                 api.trash(&node).await.expect(200, "PUT trash/{id}")?;
                 wait_listed(&ctx, &api, &a, &node, false).await?;
                 wait_listed(&ctx, &api, &b, &node, false).await?;
