@@ -401,6 +401,9 @@ pub fn checks() -> Vec<Check> {
             [FI, Capability::TokenEndpoint],
             |ctx: Ctx| async move {
                 let (folder, node, _) = uploaded(&ctx, "five.bin", 1024).await?;
+                // Listed first (§8.8), so the client's listing below must show it.
+                crate::cases::folders::wait_listed(&ctx, &ctx.api(), &folder, &id(&node), true)
+                    .await?;
                 let client = Client::open(&ctx).await?;
                 let on_list = ctx
                     .fault(json!({
