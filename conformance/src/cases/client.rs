@@ -342,6 +342,14 @@ pub fn checks() -> Vec<Check> {
                         "trigger": {"first": 3}
                     }))
                     .await?;
+                // The journal's position now: earlier runs against the same mock used the
+                // same scope.
+                let before = ctx
+                    .admin()?
+                    .call(reqwest::Method::GET, "journal?limit=1", None)
+                    .await?["entries"][0]["seq"]
+                    .as_u64()
+                    .unwrap_or(0);
                 let node = client
                     .upload(&folder, "throttled.bin", &path, Duration::from_secs(1))
                     .await?;
@@ -361,27 +369,33 @@ pub fn checks() -> Vec<Check> {
                         None,
                     )
                     .await?;
-                let attempts: Vec<(u16, chrono::DateTime<chrono::FixedOffset>)> =
-                    journal["entries"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                        .iter()
-                        .filter(|e| e["scope"].as_str() == Some(ctx.scope().as_str()))
-                        .filter_map(|e| {
-                            let status = u16::try_from(e["status"].as_u64()?).ok()?;
-                            let time =
-                                chrono::DateTime::parse_from_rfc3339(e["time"].as_str()?).ok()?;
-                            Some((status, time))
-                        })
-                        .collect();
-                let statuses: Vec<u16> = attempts.iter().map(|(s, _)| *s).collect();
-                ensure_eq!(
-                    statuses,
-                    vec![429, 429, 429, 201],
-                    "the upload attempts the mock saw (3 retries)"
+                // (status, arrival, whether our rule answered it), oldest first.
+                type Attempt = (u16, chrono::DateTime<chrono::FixedOffset>, bool);
+                let attempts: Vec<Attempt> = journal["entries"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > before))
+                    .filter(|e| e["scope"].as_str() == Some(ctx.scope().as_str()))
+                    .filter_map(|e| {
+                        let status = u16::try_from(e["status"].as_u64()?).ok()?;
+                        let time =
+                            chrono::DateTime::parse_from_rfc3339(e["time"].as_str()?).ok()?;
+                        Some((status, time, e["fault"].as_str() == Some(rule.as_str())))
+                    })
+                    .collect();
+                // Every attempt but the last was refused (ours, and any 429 of a rate limit
+                // the target enforces), the last succeeded: the client retried each refusal.
+                let statuses: Vec<u16> = attempts.iter().map(|(s, _, _)| *s).collect();
+                ensure!(
+                    statuses.last() == Some(&201)
+                        && statuses[..statuses.len() - 1].iter().all(|s| *s == 429)
+                        && attempts.iter().filter(|(_, _, ours)| *ours).count() == 3,
+                    "the mock saw our three 429s (and only 429s) retried, then a 201",
+                    "{statuses:?}"
                 );
-                for pair in attempts.windows(2) {
+                for pair in attempts.windows(2).filter(|p| p[0].2) {
                     let gap = pair[1].1 - pair[0].1;
                     ensure!(
                         gap >= chrono::TimeDelta::seconds(2),
