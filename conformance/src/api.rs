@@ -1,11 +1,184 @@
 //! Raw HTTP against the API, so checks see exactly what the server answers (status, headers,
 //! body), with helpers for the common calls.
+//!
+//! Against anything but the embedded clean mock, every call goes through one [`Pacer`] shared by
+//! all jobs (acd-client's: starts spaced out, back-off after 429/5xx honouring `Retry-After`), and
+//! the service's transient answers (408, 429, 500, 502, 503, 504, the gateway 403, a reset
+//! connection) are retried, as a user of the real service had to (reference §8.1, §8.2). No
+//! check of the suite is about a transient answer itself, so every call retries; each check
+//! counts its retries ([`CallStats`]) and a call that stays transient after the last attempt
+//! marks the check as unable to reach a verdict (reported ERROR, not FAIL).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use acd_client::pacer::Pacer;
 use bytes::Bytes;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
 use crate::check::Failure;
+
+/// What one check's calls went through: retries, and the call that gave up, if any.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: AtomicU64,
+    retries: AtomicU64,
+    exhausted: std::sync::Mutex<Option<String>>,
+}
+
+impl CallStats {
+    /// Requests sent (every attempt counts).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Retries of transient answers.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// The first call whose retries ran out, with its last answer.
+    pub fn exhausted(&self) -> Option<String> {
+        self.exhausted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn give_up(&self, what: String) {
+        let mut slot = self.exhausted.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(what);
+        }
+    }
+}
+
+/// How the suite's HTTP meets a service that throttles and fails now and then.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// The pacer shared by every job; none for the embedded clean mock (no pacing, no retry).
+    pub pacer: Option<Arc<Pacer>>,
+    /// The counts of the check (or of the harness) making the calls.
+    pub stats: Arc<CallStats>,
+    /// The counts of the whole run.
+    pub run: Arc<CallStats>,
+}
+
+impl Transport {
+    /// The same pacer, counting into `stats` (one check's).
+    pub fn for_check(&self, stats: Arc<CallStats>) -> Self {
+        Self {
+            stats,
+            ..self.clone()
+        }
+    }
+
+    /// Send requests made by `make` until the answer is not transient or the pacer's attempt
+    /// or time budget runs out; the last answer. `make` returns `None` when the request cannot
+    /// be repeated (then the first answer is final).
+    pub async fn send_with(&self, mut make: impl FnMut() -> Option<RequestBuilder>) -> Reply {
+        let Some(first) = make() else {
+            return Reply::failed("the request could not be built");
+        };
+        let Some(pacer) = &self.pacer else {
+            self.count_call();
+            return send_once(first).await;
+        };
+        let started = tokio::time::Instant::now();
+        let mut request = first;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let what = describe(&request);
+            pacer.pace().await;
+            self.count_call();
+            let reply = send_once(request).await;
+            if !reply.is_transient() {
+                pacer.record(None);
+                return reply;
+            }
+            let delay = pacer.record(Some(&reply.as_error(&what)));
+            let config = pacer.config();
+            let out_of_time = started.elapsed() + delay > config.budget;
+            match make() {
+                Some(again) if attempt < config.attempts && !out_of_time => {
+                    pacer.count_retry();
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.run.retries.fetch_add(1, Ordering::Relaxed);
+                    request = again;
+                }
+                _ => {
+                    let cause = format!(
+                        "{what}: still HTTP {} after {attempt} attempt(s) in {:.1?}: {}",
+                        reply.status,
+                        started.elapsed(),
+                        short(&reply.text())
+                    );
+                    self.stats.give_up(cause.clone());
+                    self.run.give_up(cause);
+                    return reply;
+                }
+            }
+        }
+    }
+
+    fn count_call(&self) {
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        self.run.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// [`Transport::send_with`] for a request that can be cloned (any but a streamed body).
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let mut first = Some(request);
+        let mut template: Option<RequestBuilder> = None;
+        self.send_with(|| match first.take() {
+            Some(r) => {
+                template = r.try_clone();
+                Some(r)
+            }
+            None => template.as_ref().and_then(RequestBuilder::try_clone),
+        })
+        .await
+    }
+}
+
+/// `METHOD /path` of a request, for messages (no query: it may hold a signature).
+fn describe(request: &RequestBuilder) -> String {
+    request
+        .try_clone()
+        .and_then(|r| r.build().ok())
+        .map_or_else(
+            || "a request".to_string(),
+            |r| format!("{} {}", r.method(), r.url().path()),
+        )
+}
+
+/// Send once and read the whole answer; a failed connection is status 0.
+async fn send_once(request: RequestBuilder) -> Reply {
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            match response.bytes().await {
+                Ok(body) => Reply {
+                    status,
+                    headers,
+                    body,
+                },
+                // A body cut off is a transport failure, like a reset.
+                Err(e) => Reply::failed(&e.without_url().to_string()),
+            }
+        }
+        // Nothing listens there: not a transient answer, so the harness says so at once.
+        Err(e) if e.is_connect() => Reply::failed(&format!("{NO_CONNECTION}: {}", e.without_url())),
+        Err(e) => Reply::failed(&e.without_url().to_string()),
+    }
+}
+
+/// How the body of a [`Reply`] begins when no connection could be made.
+const NO_CONNECTION: &str = "cannot connect";
 
 /// The header that scopes the mock's fault rules to one check.
 pub const SCOPE_HEADER: &str = "x-acd-mock-scope";
@@ -22,6 +195,42 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// No answer: the connection failed (status 0, the error as the body).
+    pub fn failed(why: &str) -> Self {
+        Reply {
+            status: 0,
+            headers: Default::default(),
+            body: Bytes::from(why.to_string()),
+        }
+    }
+
+    /// An answer worth retrying (reference §8.2): 408, 429, 500, 502, 503, 504, the gateway's
+    /// sporadic 403 ("Authorization header requires"), or a connection that broke (a refused
+    /// connection is not retried: nothing listens there).
+    pub fn is_transient(&self) -> bool {
+        match self.status {
+            0 => !self.text().starts_with(NO_CONNECTION),
+            408 | 429 | 500 | 502 | 503 | 504 => true,
+            403 => self.text().contains("Authorization header requires"),
+            _ => false,
+        }
+    }
+
+    /// `Retry-After` in seconds, if the answer has one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    }
+
+    /// The answer as acd-client's error, for the pacer's back-off.
+    fn as_error(&self, what: &str) -> acd_client::Error {
+        // The pacer only asks "temporary?" and "Retry-After?": a 429 stays a 429, anything
+        // else transient counts as a server error.
+        let status = if self.status == 429 { 429 } else { 503 };
+        acd_client::error::classify(what, status, "", self.retry_after())
+    }
+
     /// The body as JSON (`Null` when it is not JSON).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
@@ -88,6 +297,8 @@ pub struct Api {
     pub token: String,
     /// The fault scope sent with every request, if any.
     pub scope: Option<String>,
+    /// Pacing and retries.
+    pub transport: Transport,
 }
 
 impl Api {
@@ -114,25 +325,10 @@ impl Api {
         r
     }
 
-    /// Send and read the whole answer; a failed connection is status 0.
+    /// Send (paced, retrying transient answers) and read the whole answer; a failed
+    /// connection is status 0.
     pub async fn send(&self, request: RequestBuilder) -> Reply {
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                let body = response.bytes().await.unwrap_or_default();
-                Reply {
-                    status,
-                    headers,
-                    body,
-                }
-            }
-            Err(e) => Reply {
-                status: 0,
-                headers: Default::default(),
-                body: Bytes::from(e.without_url().to_string()),
-            },
-        }
+        self.transport.send(request).await
     }
 
     /// GET under the metadata base with a query.
@@ -176,19 +372,19 @@ impl Api {
         query: &[(&str, &str)],
     ) -> Reply {
         let metadata = json!({"name": name, "kind": "FILE", "parents": [parent]}).to_string();
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name("content")
-            .mime_str("application/octet-stream")
-            .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
-        let form = reqwest::multipart::Form::new()
-            .text("metadata", metadata)
-            .part("content", part);
-        self.send(
-            self.request(Method::POST, self.content_url("nodes"))
-                .query(query)
-                .multipart(form),
-        )
-        .await
+        // A multipart body is a stream: each attempt builds it again.
+        self.transport
+            .send_with(|| {
+                let form = reqwest::multipart::Form::new()
+                    .text("metadata", metadata.clone())
+                    .part("content", content_part(&bytes));
+                Some(
+                    self.request(Method::POST, self.content_url("nodes"))
+                        .query(query)
+                        .multipart(form),
+                )
+            })
+            .await
     }
 
     /// Upload with `suppress=deduplication`, failing the check unless it is 201.
@@ -207,19 +403,18 @@ impl Api {
 
     /// Overwrite a file's content; the raw reply.
     pub async fn overwrite(&self, id: &str, bytes: Vec<u8>) -> Reply {
-        let part = reqwest::multipart::Part::bytes(bytes)
-            .file_name("content")
-            .mime_str("application/octet-stream")
-            .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()));
-        let form = reqwest::multipart::Form::new().part("content", part);
-        self.send(
-            self.request(
-                Method::PUT,
-                self.content_url(&format!("nodes/{id}/content")),
-            )
-            .multipart(form),
-        )
-        .await
+        self.transport
+            .send_with(|| {
+                let form = reqwest::multipart::Form::new().part("content", content_part(&bytes));
+                Some(
+                    self.request(
+                        Method::PUT,
+                        self.content_url(&format!("nodes/{id}/content")),
+                    )
+                    .multipart(form),
+                )
+            })
+            .await
     }
 
     /// Download content, optionally with a Range header.
@@ -275,6 +470,13 @@ impl Api {
             .collect())
     }
 
+    /// Every node the search `parents:{parent}` lists, as the server lists it: no status or
+    /// parent filtering here, so "gone from the listing" means the server stopped listing it.
+    pub async fn listing(&self, parent: &str) -> Result<Vec<Value>, Failure> {
+        let filter = format!("parents:{parent}");
+        self.list_all("nodes", &[("filters", &filter)]).await
+    }
+
     /// Trash a node; the raw reply.
     pub async fn trash(&self, id: &str) -> Reply {
         self.send(
@@ -283,6 +485,14 @@ impl Api {
         )
         .await
     }
+}
+
+/// The `content` part of an upload.
+fn content_part(bytes: &[u8]) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name("content")
+        .mime_str("application/octet-stream")
+        .unwrap_or_else(|_| reqwest::multipart::Part::bytes(Vec::new()))
 }
 
 /// The id of a node value.

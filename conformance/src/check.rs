@@ -21,6 +21,9 @@ pub enum Capability {
     TokenEndpoint,
     /// The changes feed.
     Changes,
+    /// Listings show a change as soon as the write is answered (the embedded clean mock); without
+    /// it, checks that write and then list wait for the listing (`--settle`, reference §8.8).
+    ConsistentListings,
 }
 
 impl Capability {
@@ -32,6 +35,7 @@ impl Capability {
         Capability::Seed,
         Capability::TokenEndpoint,
         Capability::Changes,
+        Capability::ConsistentListings,
     ];
 
     /// The name used on the command line and in reports.
@@ -43,6 +47,7 @@ impl Capability {
             Capability::Seed => "seed",
             Capability::TokenEndpoint => "token_endpoint",
             Capability::Changes => "changes",
+            Capability::ConsistentListings => "consistent_listings",
         }
     }
 
@@ -89,6 +94,10 @@ impl Failure {
     }
 }
 
+/// The area of the checks that run acd-client against the target: they test the client's
+/// handling of the service, not the service.
+pub const CLIENT_AREA: &str = "client";
+
 /// What a check returns.
 pub type Outcome = Result<(), Failure>;
 
@@ -120,6 +129,11 @@ impl Check {
     /// `area/name`.
     pub fn id(&self) -> String {
         format!("{}/{}", self.area, self.name)
+    }
+
+    /// True for a check of acd-client against the target (area `client`).
+    pub fn is_client_check(&self) -> bool {
+        self.area == CLIENT_AREA
     }
 }
 

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use rand::SeedableRng as _;
 use serde_json::Value;
 
-use crate::api::{Api, id};
+use std::future::Future;
+use std::time::Duration;
+
+use crate::api::{Api, CallStats, id};
 use crate::check::{Capability, Failure};
 use crate::record::Recorder;
 use crate::target::{Admin, Target};
@@ -20,6 +23,8 @@ pub struct Ctx {
     pub check: String,
     /// The run's seed.
     pub seed: u64,
+    /// This check's calls: how many, how many retries, and whether retries ran out.
+    pub stats: Arc<CallStats>,
     recorder: Option<Arc<Recorder>>,
 }
 
@@ -35,6 +40,7 @@ impl Ctx {
             target,
             check,
             seed,
+            stats: Arc::default(),
             recorder,
         }
     }
@@ -48,6 +54,7 @@ impl Ctx {
     pub fn api(&self) -> Api {
         Api {
             scope: Some(self.scope()),
+            transport: self.target.transport.for_check(self.stats.clone()),
             ..self.target.api.clone()
         }
     }
@@ -60,11 +67,39 @@ impl Ctx {
     }
 
     /// The admin API (fault checks need the `fault_injection` capability).
-    pub fn admin(&self) -> Result<&Admin, Failure> {
+    pub fn admin(&self) -> Result<Admin, Failure> {
         self.target
             .admin
             .as_ref()
+            .map(|a| a.for_check(self.stats.clone()))
             .ok_or_else(|| Failure::skip("the target has no admin API"))
+    }
+
+    /// Run `probe` (a read of a listing or search after a write, and its assertions) until it
+    /// passes or `--settle` runs out, polling every 250 ms (eventual consistency, §8.8); its
+    /// last failure. With `consistent_listings` (the embedded clean mock) it runs once.
+    pub async fn settled<T, F, Fut>(&self, mut probe: F) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let Some(settle) = self.target.settle else {
+            return probe().await;
+        };
+        let deadline = tokio::time::Instant::now() + settle;
+        loop {
+            match probe().await {
+                Ok(v) => return Ok(v),
+                Err(f) if f.skipped => return Err(f),
+                Err(f) if tokio::time::Instant::now() >= deadline => {
+                    return Err(Failure::new(
+                        format!("{} (waited {settle:?} for the listing)", f.expected),
+                        f.got,
+                    ));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
     }
 
     /// Add a fault rule scoped to this check; returns its id.
@@ -123,6 +158,14 @@ impl Ctx {
     pub fn record(&self, label: &str, value: &Value) {
         if let Some(r) = &self.recorder {
             r.record(&self.check, label, value);
+        }
+    }
+
+    /// Record only the shape of an account-wide response (totals, the trash), whose values
+    /// depend on what else ran.
+    pub fn record_shape(&self, label: &str, value: &Value) {
+        if let Some(r) = &self.recorder {
+            r.record_shape(&self.check, label, value);
         }
     }
 

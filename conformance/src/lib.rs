@@ -10,7 +10,8 @@
 //! - [`api`]: raw HTTP helpers, so checks see exactly what the server answers;
 //! - [`cases`]: the checks, one module per area;
 //! - [`runner`], [`report`], [`record`]: running, the table/JSON/JUnit report, and
-//!   `--record`/`--compare` parity snapshots.
+//!   `--record`/`--compare` parity snapshots;
+//! - [`units`]: sizes and durations from the command line, parsed without panics.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod target;
+pub mod units;
 
 /// The name of the command-line program this crate builds.
 pub const PROGRAM: &str = "acd-conformance";

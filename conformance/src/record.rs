@@ -37,13 +37,23 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Store one response.
+    /// Store one response. A label recorded again (in a loop) is kept as `label#2`, `label#3`…
     pub fn record(&self, check: &str, label: &str, value: &Value) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .entry(check.to_string())
-            .or_default()
-            .insert(label.to_string(), redact(value));
+        let labels = entries.entry(check.to_string()).or_default();
+        let mut key = label.to_string();
+        let mut n = 1;
+        while labels.contains_key(&key) {
+            n += 1;
+            key = format!("{label}#{n}");
+        }
+        labels.insert(key, redact(value));
+    }
+
+    /// Store only the shape of a response whose values are account-wide (totals, the trash):
+    /// they depend on what else ran, so they are checked by the check itself, not compared.
+    pub fn record_shape(&self, check: &str, label: &str, value: &Value) {
+        self.record(check, label, &shape(value));
     }
 
     /// Everything recorded.
@@ -59,29 +69,44 @@ impl Recorder {
         std::fs::create_dir_all(dir)?;
         let snapshot = self.snapshot();
         for (check, values) in &snapshot {
-            let text = serde_json::to_string_pretty(values).unwrap_or_default();
+            let text = serde_json::to_string_pretty(values).map_err(std::io::Error::other)?;
             std::fs::write(dir.join(file_name(check)), format!("{text}\n"))?;
         }
         Ok(snapshot.len())
     }
 
-    /// Compare with the files in `dir`: every differing field, as `check label path: a != b`.
-    pub fn compare(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+    /// Compare with the files in `dir`, both ways, for the checks that `ran` (ids): every
+    /// differing field, as `check label path: a != b`; a check or label recorded on one side
+    /// only is a difference too.
+    pub fn compare(&self, dir: &Path, ran: &[String]) -> std::io::Result<Vec<String>> {
         let mut diffs = Vec::new();
-        for (check, values) in self.snapshot() {
-            let path = dir.join(file_name(&check));
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                diffs.push(format!("{check}: not recorded in {}", dir.display()));
-                continue;
+        let snapshot = self.snapshot();
+        let empty = BTreeMap::new();
+        for check in ran {
+            let values = snapshot.get(check).unwrap_or(&empty);
+            let path = dir.join(file_name(check));
+            let other: BTreeMap<String, Value> = match std::fs::read_to_string(&path) {
+                Ok(text) => serde_json::from_str(&text)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+                Err(e) => return Err(e),
             };
-            let other: BTreeMap<String, Value> = serde_json::from_str(&text).unwrap_or_default();
-            for (label, value) in &values {
+            for (label, value) in values {
                 match other.get(label) {
-                    None => diffs.push(format!("{check} {label}: missing in {}", dir.display())),
+                    None => diffs.push(format!(
+                        "{check} {label}: only in this run (not in {})",
+                        dir.display()
+                    )),
                     Some(theirs) => {
                         diff(&format!("{check} {label}"), "", theirs, value, &mut diffs)
                     }
                 }
+            }
+            for label in other.keys().filter(|l| !values.contains_key(*l)) {
+                diffs.push(format!(
+                    "{check} {label}: only in the recording ({})",
+                    dir.display()
+                ));
             }
         }
         Ok(diffs)
@@ -117,6 +142,19 @@ pub fn redact(value: &Value) -> Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         Value::String(s) => Value::String(redact_ids(s)),
+        other => other.clone(),
+    }
+}
+
+/// The shape of a value: numbers become `"<number>"`, an array keeps its first element's
+/// shape only; strings are redacted as usual.
+pub fn shape(value: &Value) -> Value {
+    match value {
+        Value::Number(_) => Value::String("<number>".into()),
+        Value::Array(items) => Value::Array(items.iter().take(1).map(shape).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -197,6 +235,40 @@ mod tests {
             "text": "req <uuid>"
         });
         assert_eq!(redact(&v), want);
+    }
+
+    #[test]
+    fn compare_reports_both_ways_and_keeps_repeated_labels() {
+        let dir = std::env::temp_dir().join(format!("acd-record-{:016x}", rand::random::<u64>()));
+        let recorded = Recorder::default();
+        recorded.record("a/x", "kept", &json!(1));
+        recorded.record("a/x", "vanished", &json!(2));
+        recorded.record("a/y", "whole", &json!(3));
+        recorded.write(&dir).unwrap();
+
+        let now = Recorder::default();
+        now.record("a/x", "kept", &json!(1));
+        now.record("a/x", "kept", &json!(5));
+        let diffs = now
+            .compare(&dir, &["a/x".to_string(), "a/y".to_string()])
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            diffs,
+            vec![
+                format!("a/x kept#2: only in this run (not in {})", dir.display()),
+                format!("a/x vanished: only in the recording ({})", dir.display()),
+                format!("a/y whole: only in the recording ({})", dir.display()),
+            ]
+        );
+    }
+
+    #[test]
+    fn shapes_hide_account_wide_numbers() {
+        assert_eq!(
+            shape(&json!({"available": 5, "data": [{"n": 1}, {"n": 2}], "s": "x"})),
+            json!({"available": "<number>", "data": [{"n": "<number>"}], "s": "x"})
+        );
     }
 
     #[test]

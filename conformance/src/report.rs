@@ -23,10 +23,28 @@ pub struct Totals {
     pub xfail: usize,
     /// Unexpected passes.
     pub xpass: usize,
+    /// No verdict (the service kept failing).
+    pub error: usize,
+}
+
+impl Totals {
+    /// `N checks: a passed, b failed, ...`.
+    fn line(&self, what: &str) -> String {
+        format!(
+            "{} {what}: {} passed, {} failed, {} errors, {} skipped, {} xfail, {} xpass",
+            self.pass + self.fail + self.skip + self.xfail + self.xpass + self.error,
+            self.pass,
+            self.fail,
+            self.error,
+            self.skip,
+            self.xfail,
+            self.xpass
+        )
+    }
 }
 
 /// Count the verdicts.
-pub fn totals(results: &[CheckResult]) -> Totals {
+pub fn totals<'a>(results: impl IntoIterator<Item = &'a CheckResult>) -> Totals {
     let mut t = Totals::default();
     for r in results {
         match r.verdict {
@@ -35,9 +53,21 @@ pub fn totals(results: &[CheckResult]) -> Totals {
             Verdict::Skip(_) => t.skip += 1,
             Verdict::XFail(_) => t.xfail += 1,
             Verdict::XPass(_) => t.xpass += 1,
+            Verdict::Error(_) => t.error += 1,
         }
     }
     t
+}
+
+/// The summary line: target checks and client checks (acd-client against the target) apart.
+pub fn summary(results: &[CheckResult]) -> String {
+    let target = totals(results.iter().filter(|r| !r.is_client_check()));
+    let client = totals(results.iter().filter(|r| r.is_client_check()));
+    format!(
+        "{}; {}",
+        target.line("target checks"),
+        client.line("client checks")
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -54,9 +84,14 @@ pub fn table(target: &str, seed: u64, results: &[CheckResult], elapsed: Duration
             area = r.area;
             let _ = writeln!(out, "\n{area}");
         }
+        let retries = match r.retries {
+            0 => String::new(),
+            1 => "  (1 retry)".to_string(),
+            n => format!("  ({n} retries)"),
+        };
         let _ = writeln!(
             out,
-            "  {:<5} {:<46} {:>8}  {}",
+            "  {:<5} {:<46} {:>8}  {}{retries}",
             r.verdict.label(),
             r.name,
             ms(r.duration),
@@ -69,16 +104,12 @@ pub fn table(target: &str, seed: u64, results: &[CheckResult], elapsed: Duration
             }
         }
     }
-    let t = totals(results);
+    let calls: u64 = results.iter().map(|r| r.calls).sum();
+    let retries: u64 = results.iter().map(|r| r.retries).sum();
     let _ = writeln!(
         out,
-        "\n{} checks: {} passed, {} failed, {} skipped, {} xfail, {} xpass in {:.1}s (seed {seed})",
-        results.len(),
-        t.pass,
-        t.fail,
-        t.skip,
-        t.xfail,
-        t.xpass,
+        "\n{} in {:.1}s, {calls} calls, {retries} retries (seed {seed})",
+        summary(results),
         elapsed.as_secs_f64()
     );
     out
@@ -96,14 +127,21 @@ pub fn json_report(target: &str, seed: u64, results: &[CheckResult]) -> serde_js
             "check": r.name,
             "reference": r.reference,
             "verdict": r.verdict.label(),
-            "duration_ms": r.duration.as_millis() as u64,
+            "duration_ms": u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+            "calls": r.calls,
+            "retries": r.retries,
+            "client_check": r.is_client_check(),
             "message": r.verdict.message(),
         })).collect::<Vec<_>>(),
     })
 }
 
-/// JUnit XML: one test suite per area.
-pub fn junit(target: &str, seed: u64, results: &[CheckResult]) -> String {
+/// JUnit XML: one test suite per area; ERROR is `<error>`, FAIL and XPASS are `<failure>`.
+pub fn junit(
+    target: &str,
+    seed: u64,
+    results: &[CheckResult],
+) -> Result<String, quick_junit::SerializeError> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new(format!("{SUITE} against {target} (seed {seed})"));
     let mut areas: Vec<&str> = results.iter().map(|r| r.area).collect();
@@ -117,6 +155,7 @@ pub fn junit(target: &str, seed: u64, results: &[CheckResult]) -> String {
                 Verdict::Fail(_) | Verdict::XPass(_) => {
                     TestCaseStatus::non_success(NonSuccessKind::Failure)
                 }
+                Verdict::Error(_) => TestCaseStatus::non_success(NonSuccessKind::Error),
             };
             if !r.verdict.message().is_empty() {
                 status.set_message(format!("{}: {}", r.verdict.label(), r.verdict.message()));
@@ -128,5 +167,5 @@ pub fn junit(target: &str, seed: u64, results: &[CheckResult]) -> String {
         }
         report.add_test_suite(suite);
     }
-    report.to_string().unwrap_or_default()
+    report.to_string()
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt as _};
 
+use crate::api::CallStats;
 use crate::check::Check;
 use crate::context::Ctx;
 use crate::record::Recorder;
@@ -23,6 +24,8 @@ pub enum Verdict {
     XFail(String),
     /// A known divergence passed: the list is out of date.
     XPass(String),
+    /// No verdict: the service kept failing (retries ran out, setup impossible), with the cause.
+    Error(String),
 }
 
 impl Verdict {
@@ -34,6 +37,7 @@ impl Verdict {
             Verdict::Skip(_) => "SKIP",
             Verdict::XFail(_) => "XFAIL",
             Verdict::XPass(_) => "XPASS",
+            Verdict::Error(_) => "ERROR",
         }
     }
 
@@ -41,13 +45,20 @@ impl Verdict {
     pub fn message(&self) -> &str {
         match self {
             Verdict::Pass => "",
-            Verdict::Fail(m) | Verdict::Skip(m) | Verdict::XFail(m) | Verdict::XPass(m) => m,
+            Verdict::Fail(m)
+            | Verdict::Skip(m)
+            | Verdict::XFail(m)
+            | Verdict::XPass(m)
+            | Verdict::Error(m) => m,
         }
     }
 
     /// True for verdicts that make the run fail.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Verdict::Fail(_) | Verdict::XPass(_))
+        matches!(
+            self,
+            Verdict::Fail(_) | Verdict::XPass(_) | Verdict::Error(_)
+        )
     }
 }
 
@@ -64,6 +75,22 @@ pub struct CheckResult {
     pub verdict: Verdict,
     /// How long it ran.
     pub duration: Duration,
+    /// Requests it sent (every attempt counts).
+    pub calls: u64,
+    /// Transient answers it retried.
+    pub retries: u64,
+}
+
+impl CheckResult {
+    /// `area/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.area, self.name)
+    }
+
+    /// True for a check of acd-client against the target (area `client`), not of the target.
+    pub fn is_client_check(&self) -> bool {
+        self.area == crate::check::CLIENT_AREA
+    }
 }
 
 /// How to run.
@@ -88,51 +115,56 @@ pub async fn run_one(
     timeout: Duration,
 ) -> CheckResult {
     let started = Instant::now();
+    let result = |verdict: Verdict, stats: &CallStats| CheckResult {
+        area: check.area,
+        name: check.name,
+        reference: check.reference,
+        verdict,
+        duration: started.elapsed(),
+        calls: stats.calls(),
+        retries: stats.retries(),
+    };
     let missing: Vec<&str> = check
         .needs
         .iter()
         .filter(|c| !target.capabilities.contains(c))
         .map(|c| c.name())
         .collect();
-    let verdict = if !missing.is_empty() {
-        Verdict::Skip(format!("the target lacks {}", missing.join(", ")))
-    } else {
-        let ctx = Ctx::new(target.clone(), check.id(), seed, recorder);
-        let scope = ctx.scope();
-        let future = (check.run)(ctx);
-        let outcome = match tokio::time::timeout(timeout, tokio::spawn(future)).await {
-            Err(_) => Err(format!("the check did not finish within {timeout:?}")),
-            Ok(Err(join)) => Err(format!("the check panicked: {join}")),
-            Ok(Ok(Err(f))) if f.skipped => {
-                clear_scope(target, &scope).await;
-                return CheckResult {
-                    area: check.area,
-                    name: check.name,
-                    reference: check.reference,
-                    verdict: Verdict::Skip(f.got),
-                    duration: started.elapsed(),
-                };
-            }
-            Ok(Ok(Err(f))) => Err(f.to_string()),
-            Ok(Ok(Ok(()))) => Ok(()),
-        };
-        clear_scope(target, &scope).await;
-        match (outcome, target.divergences.get(&check.id())) {
-            (Ok(()), None) => Verdict::Pass,
-            (Err(m), None) => Verdict::Fail(m),
-            (Err(_), Some(reason)) => Verdict::XFail(reason.clone()),
-            (Ok(()), Some(reason)) => Verdict::XPass(format!(
-                "passed, but listed as a known divergence ({reason}); remove it from the list"
-            )),
-        }
-    };
-    CheckResult {
-        area: check.area,
-        name: check.name,
-        reference: check.reference,
-        verdict,
-        duration: started.elapsed(),
+    if !missing.is_empty() {
+        return result(
+            Verdict::Skip(format!("the target lacks {}", missing.join(", "))),
+            &CallStats::default(),
+        );
     }
+    let ctx = Ctx::new(target.clone(), check.id(), seed, recorder);
+    let scope = ctx.scope();
+    let stats = ctx.stats.clone();
+    let future = (check.run)(ctx);
+    let outcome = match tokio::time::timeout(timeout, tokio::spawn(future)).await {
+        Err(_) => Err(format!("the check did not finish within {timeout:?}")),
+        Ok(Err(join)) => Err(format!("the check panicked: {join}")),
+        Ok(Ok(Err(f))) if f.skipped => {
+            clear_scope(target, &scope).await;
+            return result(Verdict::Skip(f.got), &stats);
+        }
+        Ok(Ok(Err(f))) => Err(f.to_string()),
+        Ok(Ok(Ok(()))) => Ok(()),
+    };
+    clear_scope(target, &scope).await;
+    let verdict = match (outcome, target.divergences.get(&check.id())) {
+        // The check failed while the service kept failing: no verdict on the target.
+        (Err(m), _) if stats.exhausted().is_some() => Verdict::Error(format!(
+            "{}; then: {m}",
+            stats.exhausted().unwrap_or_default()
+        )),
+        (Ok(()), None) => Verdict::Pass,
+        (Err(m), None) => Verdict::Fail(m),
+        (Err(_), Some(reason)) => Verdict::XFail(reason.clone()),
+        (Ok(()), Some(reason)) => Verdict::XPass(format!(
+            "passed, but listed as a known divergence ({reason}); remove it from the list"
+        )),
+    };
+    result(verdict, &stats)
 }
 
 async fn clear_scope(target: &Target, scope: &str) {
@@ -164,6 +196,8 @@ pub async fn run(
                             reference: check.reference,
                             verdict: Verdict::Skip("an earlier check failed (--fail-fast)".into()),
                             duration: Duration::ZERO,
+                            calls: 0,
+                            retries: 0,
                         },
                     );
                 }

@@ -5,10 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use acd_client::pacer::{Pacer, PacerConfig};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{Api, id};
+use crate::api::{Api, CallStats, Transport, id, short};
 use crate::check::{Capability, Failure};
 
 /// Which target to run against.
@@ -62,6 +66,9 @@ pub enum TargetError {
         /// What went wrong.
         reason: String,
     },
+    /// The options cannot be used.
+    #[error("{0}")]
+    Options(String),
     /// The remote could not be opened.
     #[error("remote {name:?}: {reason}")]
     Remote {
@@ -72,20 +79,30 @@ pub enum TargetError {
     },
 }
 
-/// The mock's admin API.
+/// The mock's admin API (paced and retried like every call of the run).
 #[derive(Debug, Clone)]
 pub struct Admin {
     /// The mock's base URL (`http://HOST:PORT`).
     pub base: String,
     http: reqwest::Client,
+    transport: Transport,
 }
 
 impl Admin {
     /// An admin client for a mock at `base`.
-    pub fn new(base: &str, http: reqwest::Client) -> Self {
+    pub fn new(base: &str, http: reqwest::Client, transport: Transport) -> Self {
         Self {
             base: base.trim_end_matches('/').to_string(),
             http,
+            transport,
+        }
+    }
+
+    /// The same admin API, counting its calls into one check's stats.
+    pub fn for_check(&self, stats: Arc<CallStats>) -> Self {
+        Self {
+            transport: self.transport.for_check(stats),
+            ..self.clone()
         }
     }
 
@@ -102,18 +119,15 @@ impl Admin {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
-            Failure::new(
-                format!("/_mock/{path} answers"),
-                e.without_url().to_string(),
-            )
-        })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
+        let reply = self.transport.send(request).await;
+        let text = reply.text();
+        if reply.status == 0 {
+            return Err(Failure::new(format!("/_mock/{path} answers"), text));
+        }
+        if !(200..300).contains(&reply.status) {
             return Err(Failure::new(
                 format!("/_mock/{path}: 2xx"),
-                format!("{status}: {text}"),
+                format!("HTTP {}: {}", reply.status, short(&text)),
             ));
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -206,6 +220,11 @@ pub struct Target {
     pub run_folder_name: String,
     /// The most bytes the run may upload.
     pub max_bytes: u64,
+    /// The run's pacing and retries (and its call counts).
+    pub transport: Transport,
+    /// How long a check waits for a listing to show a change; `None` with
+    /// `consistent_listings` (no waiting: the first answer is final).
+    pub settle: Option<Duration>,
     uploaded: AtomicU64,
     _mock: Option<acd_mock::MockServer>,
 }
@@ -230,6 +249,52 @@ pub struct ConnectOptions {
     pub capability_overrides: Vec<(Capability, bool)>,
     /// Divergences given on the command line.
     pub divergences: BTreeMap<String, String>,
+    /// At most this many request starts per second (`--tpslimit`); `None`: the pacer's
+    /// 20 ms spacing only. Ignored by the embedded clean mock, which is never paced.
+    pub tpslimit: Option<f64>,
+    /// How long a check waits for a listing to show a change (`--settle`).
+    pub settle: Duration,
+}
+
+impl ConnectOptions {
+    /// Options for a target with this seed and everything else at its default.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            max_bytes: u64::MAX,
+            capability_overrides: Vec::new(),
+            divergences: BTreeMap::new(),
+            tpslimit: None,
+            settle: DEFAULT_SETTLE,
+        }
+    }
+}
+
+/// How long a check waits by default for a listing to show a change (§8.8).
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30);
+
+/// The pacer for targets other than the embedded clean mock: acd-client's (20 ms between
+/// starts, random exponential back-off honouring `Retry-After`), slowed to `tpslimit` starts a
+/// second when given, with back-off capped at 30 s so a run does not stall for minutes.
+pub fn pacer_config(tpslimit: Option<f64>) -> Result<PacerConfig, String> {
+    let default = PacerConfig::default();
+    let min_sleep = match tpslimit {
+        None => default.min_sleep,
+        Some(tps) if tps.is_finite() && tps > 0.0 => Duration::try_from_secs_f64(1.0 / tps)
+            .map_err(|_| format!("--tpslimit {tps}: too small"))?
+            .max(Duration::from_micros(1)),
+        Some(tps) => {
+            return Err(format!(
+                "--tpslimit {tps}: use a positive number of calls per second"
+            ));
+        }
+    };
+    Ok(PacerConfig {
+        min_sleep,
+        max_sleep: Duration::from_secs(30).max(min_sleep),
+        attempts: 10,
+        budget: Duration::from_secs(5 * 60),
+    })
 }
 
 /// A plain HTTP client for checks: no automatic redirects.
@@ -248,22 +313,23 @@ fn ends_slash(url: &str) -> String {
 
 async fn discover(
     http: &reqwest::Client,
+    transport: &Transport,
     endpoint_url: &str,
     token: &str,
 ) -> Result<(url::Url, url::Url), String> {
-    let response = http
-        .get(endpoint_url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    if !status.is_success() {
-        return Err(format!("endpoint discovery answered {status}: {body}"));
+    let reply = transport
+        .send(http.get(endpoint_url).bearer_auth(token))
+        .await;
+    if reply.status == 0 {
+        return Err(reply.text());
+    }
+    let body = reply.json();
+    if !(200..300).contains(&reply.status) {
+        return Err(format!(
+            "endpoint discovery answered HTTP {}: {}",
+            reply.status,
+            short(&reply.text())
+        ));
     }
     let parse = |field: &str| {
         body[field]
@@ -278,6 +344,15 @@ impl Target {
     /// Connect to `spec` and make the run folder.
     pub async fn connect(spec: &TargetSpec, options: &ConnectOptions) -> Result<Self, TargetError> {
         let http = http_client()?;
+        let transport = match spec {
+            TargetSpec::Mock => Transport::default(),
+            _ => Transport {
+                pacer: Some(Arc::new(Pacer::new(
+                    pacer_config(options.tpslimit).map_err(TargetError::Options)?,
+                ))),
+                ..Transport::default()
+            },
+        };
         let mut mock = None;
         let (label, base, token, oauth, admin, mut capabilities) = match spec {
             TargetSpec::Mock => {
@@ -304,12 +379,12 @@ impl Target {
                     Some(base.clone()),
                     minted.access_token,
                     Some(oauth),
-                    Some(Admin::new(&base, http.clone())),
+                    Some(Admin::new(&base, http.clone(), transport.clone())),
                     Capability::ALL.iter().copied().collect::<BTreeSet<_>>(),
                 )
             }
             TargetSpec::Url(base) => {
-                let admin = Admin::new(base, http.clone());
+                let admin = Admin::new(base, http.clone(), transport.clone());
                 let minted = admin.mint().await.map_err(|f| TargetError::Unreachable {
                     url: base.clone(),
                     reason: f.got,
@@ -333,7 +408,12 @@ impl Target {
                     token,
                     Some(oauth),
                     Some(admin),
-                    Capability::ALL.iter().copied().collect(),
+                    // A running mock may lag (its listing lag is a setting): wait.
+                    Capability::ALL
+                        .iter()
+                        .copied()
+                        .filter(|c| *c != Capability::ConsistentListings)
+                        .collect(),
                 )
             }
             TargetSpec::Remote { name, config } => {
@@ -370,19 +450,19 @@ impl Target {
                 capabilities.remove(cap);
             }
         }
-        let (metadata, content) =
-            discover(&http, &endpoint_url, &token)
-                .await
-                .map_err(|reason| TargetError::Unreachable {
-                    url: endpoint_url.clone(),
-                    reason,
-                })?;
+        let (metadata, content) = discover(&http, &transport, &endpoint_url, &token)
+            .await
+            .map_err(|reason| TargetError::Unreachable {
+                url: endpoint_url.clone(),
+                reason,
+            })?;
         let api = Api {
             http: http.clone(),
             metadata,
             content,
             token,
             scope: None,
+            transport: transport.clone(),
         };
         let root = api.root().await.map_err(|f| TargetError::Unreachable {
             url: endpoint_url.clone(),
@@ -402,12 +482,15 @@ impl Target {
             endpoint_url,
             api,
             admin,
-            capabilities,
             divergences: options.divergences.clone(),
             oauth,
             run_folder: id(&folder),
             run_folder_name,
             max_bytes: options.max_bytes,
+            settle: (!capabilities.contains(&Capability::ConsistentListings))
+                .then_some(options.settle),
+            capabilities,
+            transport,
             uploaded: AtomicU64::new(0),
             _mock: mock,
         })

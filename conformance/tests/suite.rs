@@ -33,12 +33,7 @@ fn main() -> std::process::ExitCode {
                 runtime.block_on(async {
                     let target = target
                         .get_or_try_init(|| async {
-                            let options = ConnectOptions {
-                                seed,
-                                max_bytes: u64::MAX,
-                                capability_overrides: Vec::new(),
-                                divergences: Default::default(),
-                            };
+                            let options = ConnectOptions::new(seed);
                             Target::connect(&TargetSpec::Mock, &options)
                                 .await
                                 .map(Arc::new)
@@ -55,7 +50,9 @@ fn main() -> std::process::ExitCode {
                         Verdict::Skip(why) => {
                             Err(Failed::from(format!("skipped on the embedded mock: {why}")))
                         }
-                        Verdict::Fail(m) | Verdict::XPass(m) => Err(Failed::from(m)),
+                        Verdict::Fail(m) | Verdict::XPass(m) | Verdict::Error(m) => {
+                            Err(Failed::from(m))
+                        }
                     }
                 })
             })

@@ -18,7 +18,7 @@ async fn quota(ctx: &Ctx, api: &Api) -> Result<(u64, u64), Failure> {
         .get("account/quota", &[])
         .await
         .ok_json("GET account/quota")?;
-    ctx.record("quota", &q);
+    ctx.record_shape("quota", &q);
     let (Some(total), Some(available)) = (q["quota"].as_u64(), q["available"].as_u64()) else {
         return Err(Failure::new(
             "quota and available as unsigned integers",
@@ -45,7 +45,7 @@ async fn usage(ctx: &Ctx, api: &Api) -> Result<(u64, u64), Failure> {
         .get("account/usage", &[])
         .await
         .ok_json("GET account/usage")?;
-    ctx.record("usage", &u);
+    ctx.record_shape("usage", &u);
     ensure!(
         is_timestamp(&u["lastCalculated"]),
         "lastCalculated as a time",

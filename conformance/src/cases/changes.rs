@@ -189,9 +189,30 @@ pub fn checks() -> Vec<Check> {
             [Capability::Changes],
             |ctx: Ctx| async move {
                 let api = ctx.api();
+                let parent = ctx.folder().await?;
                 let cp = checkpoint_now(&api).await?;
-                // Exactly rclone's body.
-                let lines = feed(&api, &json!({"checkpoint": cp, "includePurged": "true"})).await?;
+                let made = id(&api.folder(&parent, "after-checkpoint").await?);
+                // Exactly rclone's body; the feed must hold the folder made after the
+                // checkpoint, so the lines checked below are never an empty feed.
+                let lines = ctx
+                    .settled(|| async {
+                        let lines =
+                            feed(&api, &json!({"checkpoint": cp, "includePurged": "true"})).await?;
+                        let ids: Vec<String> = lines
+                            .iter()
+                            .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
+                            .map(|n| id(&n))
+                            .collect();
+                        ensure!(
+                            ids.contains(&made),
+                            "the folder made after the checkpoint in the feed",
+                            "{} lines, {} nodes, not it",
+                            lines.len(),
+                            ids.len()
+                        );
+                        Ok(lines)
+                    })
+                    .await?;
                 // The feed is account-wide (other checks' changes show up): record its shape only.
                 if let Some(first) = lines.first() {
                     let mut shape = first.clone();

@@ -122,24 +122,33 @@ pub fn checks() -> Vec<Check> {
             |ctx: Ctx| async move {
                 let api = ctx.api();
                 let (folder, made) = special_tree(&ctx).await?;
-                for (name, node) in &made {
-                    let found = lookup(&api, &folder, name).await?;
-                    exactly(&found, node, name, "a quoted, escaped lookup")?;
-                }
+                ctx.settled(|| async {
+                    for (name, node) in &made {
+                        let found = lookup(&api, &folder, name).await?;
+                        exactly(&found, node, name, "a quoted, escaped lookup")?;
+                    }
+                    Ok(())
+                })
+                .await?;
                 // go-acd's own example: name:"my\ file\ \(1\).txt".
                 let node = api.folder(&folder, "my file (1).txt").await?;
-                let found = search_page(
-                    &api,
-                    &format!("parents:\"{folder}\" AND name:\"my\\ file\\ \\(1\\).txt\""),
-                )
-                .await?;
-                ctx.record("go_acd_example", &Value::Array(found.clone()));
-                exactly(
-                    &found,
-                    &id(&node),
-                    "my file (1).txt",
-                    "go-acd's example lookup",
-                )?;
+                let found = ctx
+                    .settled(|| async {
+                        let found = search_page(
+                            &api,
+                            &format!("parents:\"{folder}\" AND name:\"my\\ file\\ \\(1\\).txt\""),
+                        )
+                        .await?;
+                        exactly(
+                            &found,
+                            &id(&node),
+                            "my file (1).txt",
+                            "go-acd's example lookup",
+                        )?;
+                        Ok(found)
+                    })
+                    .await?;
+                ctx.record("go_acd_example", &Value::Array(found));
                 Ok(())
             }
         ),
@@ -151,10 +160,14 @@ pub fn checks() -> Vec<Check> {
             |ctx: Ctx| async move {
                 let api = ctx.api();
                 let (folder, made) = special_tree(&ctx).await?;
-                for (name, node) in &made {
-                    let found = lookup_bare(&api, &folder, name).await?;
-                    exactly(&found, node, name, "a bare, escaped lookup")?;
-                }
+                ctx.settled(|| async {
+                    for (name, node) in &made {
+                        let found = lookup_bare(&api, &folder, name).await?;
+                        exactly(&found, node, name, "a bare, escaped lookup")?;
+                    }
+                    Ok(())
+                })
+                .await?;
                 Ok(())
             }
         ),
@@ -166,13 +179,18 @@ pub fn checks() -> Vec<Check> {
             |ctx: Ctx| async move {
                 let api = ctx.api();
                 let (folder, file, sub) = mixed(&ctx).await?;
-                let all = api
-                    .list_all("nodes", &[("filters", &format!("parents:{folder}"))])
-                    .await?;
-                ctx.record("parents", &Value::Array(all.clone()));
                 let mut both = vec![file.clone(), sub.clone()];
                 both.sort();
-                ensure_eq!(ids(&all), both, "children of parents:<id>");
+                let all = ctx
+                    .settled(|| async {
+                        let all = api
+                            .list_all("nodes", &[("filters", &format!("parents:{folder}"))])
+                            .await?;
+                        ensure_eq!(ids(&all), both, "children of parents:<id>");
+                        Ok(all)
+                    })
+                    .await?;
+                ctx.record("parents", &Value::Array(all));
                 let files = api
                     .list_all(
                         "nodes",
@@ -218,8 +236,12 @@ pub fn checks() -> Vec<Check> {
                 let folder = ctx.folder().await?;
                 let child = api.folder(&folder, "child").await?;
                 // rclone sends the id unescaped and unquoted.
-                let found = search_page(&api, &format!("parents:{folder}")).await?;
-                ensure_eq!(ids(&found), vec![id(&child)], "parents:<id> bare");
+                ctx.settled(|| async {
+                    let found = search_page(&api, &format!("parents:{folder}")).await?;
+                    ensure_eq!(ids(&found), vec![id(&child)], "parents:<id> bare");
+                    Ok(())
+                })
+                .await?;
                 // An id may begin with '-': right after "field:" it is part of the value, not a
                 // NOT. No node has this id, so the search is valid and empty.
                 let dash = "-AbCdEfGhIjKlMnOpQrStU";
@@ -266,14 +288,19 @@ pub fn checks() -> Vec<Check> {
                 ctx.budget(bytes.len() as u64)?;
                 let file = api.file(&folder, "by-md5.bin", &bytes).await?;
                 let md5 = crate::api::md5_hex(&bytes);
-                let found = api
-                    .list_all(
-                        "nodes",
-                        &[("filters", &format!("contentProperties.md5:{md5}"))],
-                    )
+                let found = ctx
+                    .settled(|| async {
+                        let found = api
+                            .list_all(
+                                "nodes",
+                                &[("filters", &format!("contentProperties.md5:{md5}"))],
+                            )
+                            .await?;
+                        ensure_eq!(ids(&found), vec![id(&file)], "contentProperties.md5:<hex>");
+                        Ok(found)
+                    })
                     .await?;
-                ctx.record("md5", &Value::Array(found.clone()));
-                ensure_eq!(ids(&found), vec![id(&file)], "contentProperties.md5:<hex>");
+                ctx.record("md5", &Value::Array(found));
                 let other = format!("{:032x}", rand::random::<u128>());
                 let none = search_page(&api, &format!("contentProperties.md5:{other}")).await?;
                 ensure!(none.is_empty(), "no file with a random md5", "{none:?}");
@@ -305,23 +332,32 @@ pub fn checks() -> Vec<Check> {
                 let api = ctx.api();
                 let (folder, file, sub) = mixed(&ctx).await?;
                 api.trash(&file).await.expect(200, "trash the file")?;
-                let live = search_page(&api, &format!("parents:{folder}")).await?;
-                ensure_eq!(
-                    ids(&live),
-                    vec![sub.clone()],
-                    "live children after trashing"
-                );
-                let trashed = api
-                    .list_all(
-                        "nodes",
-                        &[(
-                            "filters",
-                            &format!("status:TRASH AND kind:FILE AND parents:{folder}"),
-                        )],
-                    )
+                let trashed = ctx
+                    .settled(|| async {
+                        let live = search_page(&api, &format!("parents:{folder}")).await?;
+                        ensure_eq!(
+                            ids(&live),
+                            vec![sub.clone()],
+                            "live children after trashing"
+                        );
+                        let trashed = api
+                            .list_all(
+                                "nodes",
+                                &[(
+                                    "filters",
+                                    &format!("status:TRASH AND kind:FILE AND parents:{folder}"),
+                                )],
+                            )
+                            .await?;
+                        ensure_eq!(
+                            ids(&trashed),
+                            vec![file.clone()],
+                            "status:TRASH AND kind:FILE"
+                        );
+                        Ok(trashed)
+                    })
                     .await?;
                 ctx.record("trashed", &Value::Array(trashed.clone()));
-                ensure_eq!(ids(&trashed), vec![file], "status:TRASH AND kind:FILE");
                 ensure_eq!(trashed[0]["status"].as_str(), Some("TRASH"), "status");
                 let folders = search_page(
                     &api,

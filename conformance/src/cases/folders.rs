@@ -1,13 +1,14 @@
 //! Creating folders (reference §6.4, §7.1), and helpers the node-operation areas share
 //! (folders, transfer, range, overwrite, trash, moves, changes, account).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{Api, Reply, id};
 use crate::check::{Check, Failure};
+use crate::context::Ctx;
 use crate::{check, ensure, ensure_eq};
 
 /// How long a listing may lag behind a write (§8.8) before a check gives up.
@@ -56,29 +57,28 @@ pub(crate) async fn child_ids(api: &Api, parent: &str) -> Result<Vec<String>, Fa
         .collect())
 }
 
-/// Poll the listing of `parent` until `node` is (or, with `present` false, is no longer)
-/// among its live children, allowing for the listing lag (§8.8).
+/// Poll the raw listing of `parent` (every node the server lists under it, whatever its
+/// status or `parents`) until `node` is in it (or, with `present` false, no longer is), within
+/// `--settle` (§8.8).
 pub(crate) async fn wait_listed(
+    ctx: &Ctx,
     api: &Api,
     parent: &str,
     node: &str,
     present: bool,
 ) -> Result<(), Failure> {
-    let deadline = Instant::now() + LISTING_DEADLINE;
-    loop {
-        let ids = child_ids(api, parent).await?;
-        if ids.iter().any(|i| i == node) == present {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            let what = if present { "listed" } else { "gone from" };
-            return Err(Failure::new(
-                format!("node {node} {what} the listing of {parent} within {LISTING_DEADLINE:?}"),
-                format!("the listing still holds {ids:?}"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ctx.settled(|| async {
+        let listed = api.listing(parent).await?;
+        let ids: Vec<String> = listed.iter().map(id).collect();
+        let what = if present { "listed in" } else { "gone from" };
+        ensure!(
+            ids.iter().any(|i| i == node) == present,
+            format!("node {node} {what} the listing of {parent}"),
+            "the listing holds {ids:?}"
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// The `parents` of a node as strings, sorted.
@@ -190,7 +190,7 @@ pub fn checks() -> Vec<Check> {
                     parent = id(&node);
                 }
                 for (parent, child) in &chain {
-                    wait_listed(&api, parent, child, true).await?;
+                    wait_listed(&ctx, &api, parent, child, true).await?;
                     let ids = child_ids(&api, parent).await?;
                     ensure_eq!(ids.len(), 1, format!("live children of {parent}"));
                 }
@@ -232,7 +232,7 @@ pub fn checks() -> Vec<Check> {
                     "a message naming the conflicting node and the parent",
                     "{message:?}"
                 );
-                wait_listed(&api, &parent, &id(&first), true).await?;
+                wait_listed(&ctx, &api, &parent, &id(&first), true).await?;
                 let ids = child_ids(&api, &parent).await?;
                 ensure_eq!(ids, vec![id(&first)], "the live children after the refusal");
                 Ok(())

@@ -4,8 +4,8 @@ pub mod account;
 pub mod auth;
 pub mod case;
 pub mod changes;
+pub mod client;
 pub mod discovery;
-pub mod faults;
 pub mod filters;
 pub mod folders;
 pub mod listing;
@@ -39,7 +39,7 @@ pub fn all() -> Vec<Check> {
         changes::checks(),
         account::checks(),
         templink::checks(),
-        faults::checks(),
+        client::checks(),
     ]
     .concat()
 }

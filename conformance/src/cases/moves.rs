@@ -130,6 +130,8 @@ pub fn checks() -> Vec<Check> {
                 let node = api
                     .file(&a, "traveller.txt", &unique_bytes(&ctx, 50, 0))
                     .await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &id(&node), true).await?;
                 let reply = move_node(&api, &id(&node), &a, &b).await;
                 ctx.record("move", &reply.json());
                 reply.expect(200, "POST nodes/{to}/children")?;
@@ -147,8 +149,8 @@ pub fn checks() -> Vec<Check> {
                     "{}",
                     moved["version"]
                 );
-                wait_listed(&api, &b, &id(&node), true).await?;
-                wait_listed(&api, &a, &id(&node), false).await
+                wait_listed(&ctx, &api, &b, &id(&node), true).await?;
+                wait_listed(&ctx, &api, &a, &id(&node), false).await
             }
         ),
         check!(
@@ -208,8 +210,8 @@ pub fn checks() -> Vec<Check> {
                     want,
                     "parents by id"
                 );
-                wait_listed(&api, &a, &node, true).await?;
-                wait_listed(&api, &b, &node, true).await
+                wait_listed(&ctx, &api, &a, &node, true).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await
             }
         ),
         check!(
@@ -252,14 +254,16 @@ pub fn checks() -> Vec<Check> {
                 add_parent(&api, &b, &node)
                     .await
                     .expect(200, "add parent b")?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &node, true).await?;
                 let reply = remove_parent(&api, &a, &node).await;
                 ctx.record("remove_parent", &reply.json());
                 reply.expect(200, "DELETE nodes/{a}/children/{id}")?;
                 let child = reply.json();
                 ensure_eq!(id(&child), node.clone(), "the reply is the child");
                 ensure_eq!(parents_of(&child), vec![b.clone()], "parents in the reply");
-                wait_listed(&api, &a, &node, false).await?;
-                wait_listed(&api, &b, &node, true).await
+                wait_listed(&ctx, &api, &a, &node, false).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await
             }
         ),
         check!(
@@ -304,6 +308,7 @@ pub fn checks() -> Vec<Check> {
                 let node = id(&api
                     .file(&src, "old.txt", &unique_bytes(&ctx, 50, 0))
                     .await?);
+                wait_listed(&ctx, &api, &src, &node, true).await?;
                 // rclone moveNode's fallback: trash, rename, add the new parent, remove the
                 // old one, restore.
                 api.trash(&node).await.expect(200, "1. PUT trash/{id}")?;
@@ -323,8 +328,8 @@ pub fn checks() -> Vec<Check> {
                 ensure_eq!(done["name"].as_str(), Some("new.txt"), "name");
                 ensure_eq!(done["status"].as_str(), Some("AVAILABLE"), "status");
                 ensure_eq!(parents_of(&done), vec![dst.clone()], "parents");
-                wait_listed(&api, &dst, &node, true).await?;
-                wait_listed(&api, &src, &node, false).await
+                wait_listed(&ctx, &api, &dst, &node, true).await?;
+                wait_listed(&ctx, &api, &src, &node, false).await
             }
         ),
         check!(

@@ -2,8 +2,6 @@
 //! encoder sends, and refuses only the few names no path can hold (reference §8.10, §6.4,
 //! §6.5).
 
-use serde_json::Value;
-
 use crate::api::{id, short};
 use crate::cases::filters::{exactly, lookup};
 use crate::check::{Capability, Check, Failure};
@@ -27,26 +25,26 @@ async fn round_trip(ctx: &Ctx, parent: &str, name: &str) -> Result<String, Failu
         Some(name),
         "name from GET nodes/{id}"
     );
-    let listed = api.children(parent).await?;
-    ensure!(
-        listed
-            .iter()
-            .any(|n| n["id"] == node_id.as_str() && n["name"] == name),
-        format!("{name:?} listed under its parent"),
-        "{}",
-        short(
-            &listed
+    ctx.settled(|| async {
+        let listed = api.children(parent).await?;
+        ensure!(
+            listed
                 .iter()
-                .map(|n| n["name"].clone())
-                .collect::<Vec<_>>()
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    );
-    let found = lookup(&api, parent, name).await?;
-    exactly(&found, &node_id, name, "a lookup")?;
+                .any(|n| n["id"] == node_id.as_str() && n["name"] == name),
+            format!("{name:?} listed under its parent"),
+            "{}",
+            short(
+                &listed
+                    .iter()
+                    .map(|n| n["name"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+        let found = lookup(&api, parent, name).await?;
+        exactly(&found, &node_id, name, "a lookup")
+    })
+    .await?;
     Ok(node_id)
 }
 
@@ -202,8 +200,11 @@ pub fn checks() -> Vec<Check> {
                     ctx.budget(bytes.len() as u64)?;
                     let node = api.file(&folder, name, &bytes).await?;
                     ensure_eq!(node["name"].as_str(), Some(name), "name of the upload");
-                    let found = lookup(&api, &folder, name).await?;
-                    exactly(&found, &id(&node), name, "a lookup of the upload")?;
+                    ctx.settled(|| async {
+                        let found = lookup(&api, &folder, name).await?;
+                        exactly(&found, &id(&node), name, "a lookup of the upload")
+                    })
+                    .await?;
                 }
                 Ok(())
             }

@@ -20,17 +20,31 @@ async fn upload_part(
     api: &Api,
     parent: &str,
     name: &str,
-    part: Part,
+    part: impl Fn() -> Part,
     query: &[(&str, &str)],
 ) -> Reply {
     let metadata = json!({"name": name, "kind": "FILE", "parents": [parent]}).to_string();
-    let form = Form::new().text("metadata", metadata).part("content", part);
-    api.send(
-        api.request(Method::POST, api.content_url("nodes"))
-            .query(query)
-            .multipart(form),
-    )
-    .await
+    // A multipart body is a stream: each attempt builds it again.
+    api.transport
+        .send_with(|| {
+            let form = Form::new()
+                .text("metadata", metadata.clone())
+                .part("content", part());
+            Some(
+                api.request(Method::POST, api.content_url("nodes"))
+                    .query(query)
+                    .multipart(form),
+            )
+        })
+        .await
+}
+
+/// A content part of `bytes` with this file name.
+fn named_part(bytes: Part, file_name: &str) -> Part {
+    bytes
+        .file_name(file_name.to_string())
+        .mime_str("application/octet-stream")
+        .unwrap_or_else(|_| Part::bytes(Vec::new()))
 }
 
 /// Fail unless a file node's `contentProperties` hold `bytes`' size and MD5.
@@ -154,15 +168,14 @@ pub fn checks() -> Vec<Check> {
                 let bytes = unique_bytes(&ctx, LEN, 0);
                 // Odd-sized chunks and no length: the multipart body goes out chunked, as
                 // go-acd streams it through a pipe.
-                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = bytes
-                    .chunks(7_777)
-                    .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
-                    .collect();
-                let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-                let part = Part::stream(body)
-                    .file_name("streamed.bin")
-                    .mime_str("application/octet-stream")
-                    .map_err(|e| Failure::new("a content part", e.to_string()))?;
+                let part = || {
+                    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = bytes
+                        .chunks(7_777)
+                        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                        .collect();
+                    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+                    named_part(Part::stream(body), "streamed.bin")
+                };
                 let reply = upload_part(
                     &api,
                     &parent,
@@ -251,10 +264,7 @@ pub fn checks() -> Vec<Check> {
                 let api = ctx.api();
                 let parent = ctx.folder().await?;
                 let bytes = unique_bytes(&ctx, 100, 0);
-                let part = Part::bytes(bytes.clone())
-                    .file_name("foo")
-                    .mime_str("application/octet-stream")
-                    .map_err(|e| Failure::new("a content part", e.to_string()))?;
+                let part = || named_part(Part::bytes(bytes.clone()), "foo");
                 let reply = upload_part(
                     &api,
                     &parent,
@@ -316,7 +326,7 @@ pub fn checks() -> Vec<Check> {
                         "{info}"
                     );
                 }
-                wait_listed(&api, &parent, &id(&original), true).await?;
+                wait_listed(&ctx, &api, &parent, &id(&original), true).await?;
                 let ids = child_ids(&api, &parent).await?;
                 ensure_eq!(
                     ids,

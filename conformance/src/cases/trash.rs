@@ -57,6 +57,8 @@ pub fn checks() -> Vec<Check> {
                 let node = api
                     .file(&parent, "bin.txt", &unique_bytes(&ctx, 100, 0))
                     .await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &parent, &id(&node), true).await?;
                 let reply = api.trash(&id(&node)).await;
                 ctx.record("trash", &reply.json());
                 reply.expect(200, "PUT trash/{id}")?;
@@ -69,7 +71,7 @@ pub fn checks() -> Vec<Check> {
                 );
                 let by_id = get_node(&api, &id(&node)).await?;
                 ensure_eq!(by_id["status"].as_str(), Some("TRASH"), "status by id");
-                wait_listed(&api, &parent, &id(&node), false).await
+                wait_listed(&ctx, &api, &parent, &id(&node), false).await
             }
         ),
         check!(
@@ -86,7 +88,10 @@ pub fn checks() -> Vec<Check> {
                 let file = api
                     .file(&id(&sub), "deep.txt", &unique_bytes(&ctx, 100, 0))
                     .await?;
-                wait_listed(&api, &id(&sub), &id(&file), true).await?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &parent, &id(&folder), true).await?;
+                wait_listed(&ctx, &api, &id(&folder), &id(&sub), true).await?;
+                wait_listed(&ctx, &api, &id(&sub), &id(&file), true).await?;
                 api.trash(&id(&folder))
                     .await
                     .expect(200, "PUT trash/{folder}")?;
@@ -98,9 +103,9 @@ pub fn checks() -> Vec<Check> {
                         format!("the {what}'s status")
                     );
                 }
-                wait_listed(&api, &parent, &id(&folder), false).await?;
-                wait_listed(&api, &id(&folder), &id(&sub), false).await?;
-                wait_listed(&api, &id(&sub), &id(&file), false).await
+                wait_listed(&ctx, &api, &parent, &id(&folder), false).await?;
+                wait_listed(&ctx, &api, &id(&folder), &id(&sub), false).await?;
+                wait_listed(&ctx, &api, &id(&sub), &id(&file), false).await
             }
         ),
         check!(
@@ -145,9 +150,12 @@ pub fn checks() -> Vec<Check> {
                 send_empty(&api, Method::PUT, &format!("nodes/{b}/children/{node}"))
                     .await
                     .expect(200, "add parent b")?;
+                // Listed first, so that "gone" below is a change the listing must show.
+                wait_listed(&ctx, &api, &a, &node, true).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await?;
                 api.trash(&node).await.expect(200, "PUT trash/{id}")?;
-                wait_listed(&api, &a, &node, false).await?;
-                wait_listed(&api, &b, &node, false).await?;
+                wait_listed(&ctx, &api, &a, &node, false).await?;
+                wait_listed(&ctx, &api, &b, &node, false).await?;
                 let reply = restore(&api, &node).await;
                 ctx.record("restore", &reply.json());
                 reply.expect(200, "POST trash/{id}/restore")?;
@@ -156,8 +164,8 @@ pub fn checks() -> Vec<Check> {
                 let mut want = vec![a.clone(), b.clone()];
                 want.sort();
                 ensure_eq!(parents_of(&restored), want, "parents after restore");
-                wait_listed(&api, &a, &node, true).await?;
-                wait_listed(&api, &b, &node, true).await
+                wait_listed(&ctx, &api, &a, &node, true).await?;
+                wait_listed(&ctx, &api, &b, &node, true).await
             }
         ),
         check!(
@@ -183,8 +191,8 @@ pub fn checks() -> Vec<Check> {
                     Some("AVAILABLE"),
                     "the child's status"
                 );
-                wait_listed(&api, &parent, &folder, true).await?;
-                wait_listed(&api, &folder, &file, true).await
+                wait_listed(&ctx, &api, &parent, &folder, true).await?;
+                wait_listed(&ctx, &api, &folder, &file, true).await
             }
         ),
         check!(
