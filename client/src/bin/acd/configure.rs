@@ -283,14 +283,12 @@ async fn browser_flow(
         eprintln!("could not open a browser ({e}); open the link yourself");
     }
     eprintln!("Waiting for the sign-in...");
-    let timeout =
-        config::parse_duration(&args.auth_timeout).map_err(|e| anyhow!("--auth-timeout: {e}"))?;
-    let code = tokio::time::timeout(timeout, server.wait_for_code())
+    let code = tokio::time::timeout(args.auth_timeout, server.wait_for_code())
         .await
         .map_err(|_| {
             anyhow!(
                 "no sign-in within {}; run the command again",
-                args.auth_timeout
+                humantime::format_duration(args.auth_timeout)
             )
         })??;
     let token = oauth::exchange_code(settings, &session.http, &code, redirect_uri.as_str()).await?;

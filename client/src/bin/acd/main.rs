@@ -153,15 +153,13 @@ fn session(g: &Global) -> Result<Session> {
     let http = acd_client::http::build_client(&acd_client::http::HttpOptions {
         ca_cert: g.ca_cert.clone(),
     })?;
-    let budget = config::parse_duration(&g.retry_budget)
-        .map_err(|e| anyhow!("--retry-budget {:?}: {e}", g.retry_budget))?;
     Ok(Session {
         config_path,
         overrides,
         http,
         pacer: acd_client::pacer::PacerConfig {
             attempts: g.low_level_retries.max(1),
-            budget,
+            budget: g.retry_budget,
             ..Default::default()
         },
         cache_dir: acd_client::api::endpoints::EndpointCache::default_dir(),
@@ -169,19 +167,13 @@ fn session(g: &Global) -> Result<Session> {
 }
 
 fn options(g: &Global) -> Result<ops::Options> {
-    let max_size = match &g.max_size {
-        Some(s) => Some(config::parse_size(s).map_err(|e| anyhow!("--max-size {s:?}: {e}"))?),
-        None => None,
-    };
-    let phantom_poll =
-        config::parse_duration(&g.phantom_poll).map_err(|e| anyhow!("--phantom-poll: {e}"))?;
     Ok(ops::Options {
-        transfers: g.transfers.max(1),
-        checkers: g.checkers.max(1),
+        transfers: usize::from(g.transfers.max(1)),
+        checkers: usize::from(g.checkers.max(1)),
         dry_run: g.dry_run,
-        max_size,
+        max_size: g.max_size,
         size_only: g.size_only,
-        phantom_poll,
+        phantom_poll: g.phantom_poll,
     })
 }
 
