@@ -195,7 +195,7 @@ async fn interactive(session: &Session, _g: &Global) -> Result<ExitCode> {
         let args = AuthorizeArgs {
             auth_no_open_browser: false,
             auth_addr: acd_client::auth::webserver::DEFAULT_ADDR.parse()?,
-            auth_timeout: "10m".into(),
+            auth_timeout: std::time::Duration::from_secs(600),
         };
         browser_flow(session, &settings, &args).await?
     } else {
