@@ -496,13 +496,31 @@ mod tests {
             "99999999999999999999999h",
         ] {
             let e = parse_duration(text).err();
-            assert!(e.as_ref().is_some_and(|e| !e.contains('\n')), "{text:?}: {e:?}");
+            assert!(
+                e.as_ref().is_some_and(|e| !e.contains('\n')),
+                "{text:?}: {e:?}"
+            );
         }
         assert!(parse_duration("inf").is_err_and(|e| e.contains("finite")));
         assert!(parse_duration("-1").is_err_and(|e| e.contains("negative")));
-        assert_eq!(parse_duration("1e18").unwrap(), Duration::from_secs(10u64.pow(18)));
-        for text in ["1e300", "-1", "NaN", "inf", "", "99999999999P", "18446744073709551616B"] {
-            assert!(parse_size(text).is_err(), "{text:?}: {:?}", parse_size(text));
+        assert_eq!(
+            parse_duration("1e18").unwrap(),
+            Duration::from_secs(10u64.pow(18))
+        );
+        for text in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "",
+            "99999999999P",
+            "18446744073709551616B",
+        ] {
+            assert!(
+                parse_size(text).is_err(),
+                "{text:?}: {:?}",
+                parse_size(text)
+            );
         }
         assert_eq!(parse_size("off").unwrap(), u64::MAX);
         assert_eq!(parse_size("15P").unwrap(), 15 << 50);

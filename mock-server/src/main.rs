@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use acd_mock::{MockConfig, NameMatch};
-use anyhow::Context as _;
 use clap::Parser;
 
 /// A faithful, fault-injecting mock of the Amazon Drive REST API v1.
@@ -105,7 +104,10 @@ fn parse_quota(text: &str) -> Result<u64, String> {
 /// A bad flag value found after clap's parsing: one line on stderr, exit 2 as for clap's own
 /// usage errors.
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("acd-mock: error: {}", message.to_string().replace('\n', " "));
+    eprintln!(
+        "acd-mock: error: {}",
+        message.to_string().replace('\n', " ")
+    );
     ExitCode::from(2)
 }
 
