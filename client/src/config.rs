@@ -333,7 +333,7 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
             return Err("must be finite; give a duration such as 3m or 180s".into());
         }
         return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("{secs} seconds is too long for a duration"));
+            .map_err(|_| format!("{text} seconds is too long (at most about 1.8e19)"));
     }
     humantime::parse_duration(text).map_err(|e| format!("{e} (try 3m or 180s)"))
 }
