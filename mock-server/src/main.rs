@@ -111,8 +111,39 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A command line clap refused: one `acd-mock: error:` line (with clap's tips), exit 2; help
+/// and version as clap prints them.
+fn clap_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr()
+        || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let mut text = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    for tip in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+    {
+        text.push_str("; ");
+        text.push_str(tip);
+    }
+    usage_error(format_args!("{text} (see acd-mock --help)"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
     // Flag values clap cannot check: a bad one is a usage error, before anything starts.
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
         Ok(filter) => filter,

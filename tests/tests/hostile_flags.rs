@@ -71,7 +71,8 @@ fn run(program: &Path, args: &[String], envs: &[(&str, &str)], label: String) ->
     }
 }
 
-/// Problems with one outcome: a panic, a wrong exit code, or no one-line error first.
+/// Problems with one outcome: a panic, a wrong exit code, or no error naming the value on the
+/// first line.
 fn problems(o: &Outcome, codes: &[i32], needles: &[&str]) -> Option<String> {
     let panicked = ["panicked", "stack backtrace", "RUST_BACKTRACE"]
         .iter()
@@ -96,6 +97,15 @@ fn problems(o: &Outcome, codes: &[i32], needles: &[&str]) -> Option<String> {
         ));
     }
     None
+}
+
+/// [`problems`], and the whole message on one line (acd and acd-mock print one line;
+/// acd-conformance still prints clap's usage hints below its first line).
+fn one_line_problems(o: &Outcome, codes: &[i32], needles: &[&str]) -> Option<String> {
+    problems(o, codes, needles).or_else(|| {
+        (o.stderr.trim().lines().count() != 1)
+            .then(|| format!("{}: not one line: {:?}", o.label, o.stderr))
+    })
 }
 
 /// Fails with every problem found, one per line.
@@ -145,13 +155,13 @@ fn acd_refuses_hostile_flag_and_env_values_with_a_usage_error() {
             let args = s(&["--config", &config, &format!("{flag}={value}"), "lsd", "m:"]);
             let o = run(&acd, &args, &[], format!("acd {flag}={value:?}"));
             runs += 1;
-            found.extend(problems(&o, &[2], &[flag, value]));
+            found.extend(one_line_problems(&o, &[2], &[flag, value]));
             // clap ignores an empty variable (as if unset), so only non-empty ones are hostile.
             if !env.is_empty() && !value.is_empty() {
                 let args = s(&["--config", &config, "lsd", "m:"]);
                 let o = run(&acd, &args, &[(env, value)], format!("acd {env}={value:?}"));
                 runs += 1;
-                found.extend(problems(&o, &[2], &[flag, env, value]));
+                found.extend(one_line_problems(&o, &[2], &[flag, env, value]));
             }
         }
         for flag in ["--offset", "--count"] {
@@ -167,7 +177,7 @@ fn acd_refuses_hostile_flag_and_env_values_with_a_usage_error() {
             ]);
             let o = run(&acd, &args, &[], format!("acd cat {flag}={value:?}"));
             runs += 1;
-            found.extend(problems(&o, &[2], &[flag, value]));
+            found.extend(one_line_problems(&o, &[2], &[flag, value]));
         }
         let args = s(&[
             "authorize",
@@ -181,7 +191,7 @@ fn acd_refuses_hostile_flag_and_env_values_with_a_usage_error() {
             format!("acd authorize --auth-timeout={value:?}"),
         );
         runs += 1;
-        found.extend(problems(&o, &[2], &["--auth-timeout", value]));
+        found.extend(one_line_problems(&o, &[2], &["--auth-timeout", value]));
     }
     report(found, runs);
 }
@@ -202,7 +212,7 @@ fn acd_refuses_hostile_config_options_in_one_line() {
             let args = s(&["--config", &path.display().to_string(), "lsd", "m:"]);
             let o = run(&acd, &args, &[], format!("acd.conf {option} = {value}"));
             runs += 1;
-            found.extend(problems(&o, &[1], &[option]));
+            found.extend(one_line_problems(&o, &[1], &[option]));
             // From the environment.
             let dir = config_dir();
             let path = dir.path().join("acd.conf").display().to_string();
@@ -215,7 +225,7 @@ fn acd_refuses_hostile_config_options_in_one_line() {
                 format!("acd {env}={value:?}"),
             );
             runs += 1;
-            found.extend(problems(&o, &[1], &[option]));
+            found.extend(one_line_problems(&o, &[1], &[option]));
         }
     }
     report(found, runs);
@@ -246,7 +256,7 @@ fn acd_accepts_huge_valid_values_without_panicking() {
         let mut args = s(&["--config", &config]);
         args.extend(s(case));
         let o = run(&acd, &args, &[], format!("acd {}", case.join(" ")));
-        found.extend(problems(&o, &[1], &["no remote"]));
+        found.extend(one_line_problems(&o, &[1], &["no remote"]));
     }
     report(found, cases.len());
 }
@@ -279,7 +289,7 @@ fn acd_mock_refuses_hostile_flag_and_env_values_with_a_usage_error() {
             let args = s(&["--listen", "127.0.0.1:0", &format!("{flag}={value}")]);
             let o = run(&mock, &args, &[], format!("acd-mock {flag}={value:?}"));
             runs += 1;
-            found.extend(problems(&o, &[2], &[flag, value]));
+            found.extend(one_line_problems(&o, &[2], &[flag, value]));
             if !value.is_empty() {
                 let args = s(&["--listen", "127.0.0.1:0"]);
                 let o = run(
@@ -289,7 +299,7 @@ fn acd_mock_refuses_hostile_flag_and_env_values_with_a_usage_error() {
                     format!("acd-mock {env}={value:?}"),
                 );
                 runs += 1;
-                found.extend(problems(&o, &[2], &[flag, env, value]));
+                found.extend(one_line_problems(&o, &[2], &[flag, env, value]));
             }
         }
         let args = s(&["--listen", &format!("127.0.0.1:{value}")]);
@@ -300,7 +310,7 @@ fn acd_mock_refuses_hostile_flag_and_env_values_with_a_usage_error() {
             format!("acd-mock --listen 127.0.0.1:{value}"),
         );
         runs += 1;
-        found.extend(problems(&o, &[2], &["--listen"]));
+        found.extend(one_line_problems(&o, &[2], &["--listen"]));
     }
     report(found, runs);
 }
@@ -333,7 +343,7 @@ fn acd_mock_refuses_hostile_fault_files_in_one_line() {
             &path.display().to_string(),
         ]);
         let o = run(&mock, &args, &[], format!("acd-mock --faults {text:?}"));
-        found.extend(problems(&o, &[2], &["--faults"]));
+        found.extend(one_line_problems(&o, &[2], &["--faults"]));
         if o.stderr.trim().lines().count() > 1 {
             found.push(format!("{}: more than one line: {}", o.label, o.stderr));
         }

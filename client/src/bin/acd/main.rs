@@ -23,7 +23,10 @@ use acd_client::transfer::stats::Stats;
 use cli::{Cli, Command, Global, ListArgs, Pair, TrashCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -43,6 +46,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line clap refused: one `acd: error:` line (with clap's tips) and exit 2, like
+/// every other acd error; help and version (and help for a missing subcommand) as clap prints
+/// them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    // The first paragraph is the error (a list of missing arguments follows on its lines).
+    let mut text = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    if text.is_empty() {
+        text = "invalid command line".into();
+    }
+    for tip in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+    {
+        text.push_str("; ");
+        text.push_str(tip);
+    }
+    eprintln!("acd: error: {text} (see acd --help)");
+    ExitCode::from(2)
 }
 
 /// The error and its causes on one line (causes not already in the message).
