@@ -8,53 +8,26 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use md5::{Digest, Md5};
+use rand::rngs::StdRng;
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
 
 use crate::procs::check_interrupted;
 
-/// A small xorshift64* generator: fast, deterministic, good enough to defeat compression.
-#[derive(Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed (any value; 0 is remapped).
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
-
-    /// Fills a buffer with random bytes.
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let bytes = self.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-    }
+/// A seeded generator: deterministic, and random enough to defeat compression.
+fn seeded(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
 }
 
 /// Writes `size` random bytes to `path`, 1 MiB at a time.
 pub fn write_random_file(path: &Path, size: u64, seed: u64) -> Result<()> {
-    let mut rng = Rng::new(seed);
+    let mut rng = seeded(seed);
     let mut out = BufWriter::new(File::create(path).context("cannot create a data file")?);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
         check_interrupted()?;
         let n = left.min(buf.len() as u64) as usize;
-        rng.fill(&mut buf[..n]);
+        rng.fill_bytes(&mut buf[..n]);
         out.write_all(&buf[..n])?;
         left -= n as u64;
     }
@@ -65,13 +38,13 @@ pub fn write_random_file(path: &Path, size: u64, seed: u64) -> Result<()> {
 /// Writes `count` files of 4-64 KiB of random bytes into `dir`; returns their total size.
 pub fn write_small_files(dir: &Path, count: usize, seed: u64) -> Result<u64> {
     std::fs::create_dir_all(dir)?;
-    let mut rng = Rng::new(seed);
+    let mut rng = seeded(seed);
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0;
     for i in 0..count {
         check_interrupted()?;
-        let size = rng.range(4 * 1024, 64 * 1024) as usize;
-        rng.fill(&mut buf[..size]);
+        let size = rng.random_range(4 * 1024..=64 * 1024);
+        rng.fill_bytes(&mut buf[..size]);
         std::fs::write(dir.join(format!("file-{i:05}.bin")), &buf[..size])?;
         total += size as u64;
     }

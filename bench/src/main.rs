@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::Parser;
 use serde_json::json;
 
 use crate::procs::{check_interrupted, install_signal_handler};
@@ -27,61 +28,23 @@ use crate::workloads::Plan;
 /// Every section, in the order they run.
 const SECTIONS: &[&str] = &["large", "small", "list", "rss", "faults"];
 
-/// Command-line options.
-#[derive(Debug, Default)]
+/// acd-bench: acd against rclone 1.60, curl and md-5 hashing, on one local acd-mock.
+#[derive(Debug, Parser)]
+#[command(name = "acd-bench")]
 struct Options {
+    /// 128 MiB instead of 1 GiB, 200 small files, listings of 2,000 / 5,000 (the repetitions
+    /// stay at 3 unless --reps says otherwise).
+    #[arg(long)]
     quick: bool,
+    /// Where to write the JSON (default: <target>/acd-bench.json).
+    #[arg(long, value_name = "FILE.json")]
     out: Option<PathBuf>,
-    reps: Option<usize>,
+    /// Repetitions of each alternating set of runs; the tables give medians (default 3).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    reps: Option<u16>,
+    /// Run only these sections.
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(SECTIONS))]
     only: Option<Vec<String>>,
-}
-
-/// Usage text.
-const USAGE: &str =
-    "usage: acd-bench [--quick] [--out FILE.json] [--reps N] [--only large,small,list,rss,faults]
-
-  --quick    128 MiB instead of 1 GiB, 200 small files, listings of 2,000 / 5,000, one repetition
-  --out      where to write the JSON (default: <target>/acd-bench.json)
-  --reps     repetitions of each alternating pair (default 3, or 1 with --quick)
-  --only     run only these sections";
-
-/// Parses the command line; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<Options>> {
-    let mut opts = Options::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (arg.clone(), None),
-        };
-        let mut value = |what: &str| -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .with_context(|| format!("{what} needs a value\n{USAGE}"))
-        };
-        match name.as_str() {
-            "--quick" => opts.quick = true,
-            "--out" => opts.out = Some(PathBuf::from(value("--out")?)),
-            "--reps" => {
-                let n: usize = value("--reps")?.parse().context("--reps takes a number")?;
-                if n == 0 {
-                    bail!("--reps must be at least 1");
-                }
-                opts.reps = Some(n);
-            }
-            "--only" => {
-                let list: Vec<String> = value("--only")?.split(',').map(str::to_string).collect();
-                if let Some(bad) = list.iter().find(|s| !SECTIONS.contains(&s.as_str())) {
-                    bail!("unknown section {bad:?}; sections: {}", SECTIONS.join(", "));
-                }
-                opts.only = Some(list);
-            }
-            "-h" | "--help" => return Ok(None),
-            other => bail!("unknown argument {other:?}\n{USAGE}"),
-        }
-    }
-    Ok(Some(opts))
 }
 
 /// The cargo target directory this binary was built into (the parent of `release/` or `debug/`).
@@ -197,10 +160,7 @@ fn section(
 
 /// The whole run; the exit code for problems found before measuring.
 fn run() -> Result<ExitCode> {
-    let Some(opts) = parse_args()? else {
-        println!("{USAGE}");
-        return Ok(ExitCode::SUCCESS);
-    };
+    let opts = Options::parse();
     install_signal_handler()?;
     let target = target_dir()?;
     let bins = match locate(&target) {
@@ -210,7 +170,7 @@ fn run() -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let plan = Plan::new(opts.quick, opts.reps);
+    let plan = Plan::new(opts.quick, opts.reps.map(usize::from));
     let wanted = |s: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == s));
     let timeout = Duration::from_secs(if plan.quick { 15 * 60 } else { 60 * 60 });
     let tmp = tempfile::Builder::new()

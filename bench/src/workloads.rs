@@ -32,12 +32,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full plan or the `--quick` one; `reps` overrides the repetitions.
+    /// The full plan or the `--quick` one (smaller sizes); `reps` overrides the default of 3
+    /// repetitions, which both plans use so that every figure is a median of alternating runs.
     pub fn new(quick: bool, reps: Option<usize>) -> Self {
         const MIB: u64 = 1 << 20;
         Self {
             quick,
-            reps: reps.unwrap_or(if quick { 1 } else { 3 }),
+            reps: reps.unwrap_or(3),
             large: if quick { 128 * MIB } else { 1024 * MIB },
             small: if quick { 200 } else { 2_000 },
             flat: if quick { 2_000 } else { 20_000 },
@@ -464,7 +465,12 @@ fn rclone_retries(log: &str) -> u64 {
         .count() as u64
 }
 
-/// The small-file upload against a second mock with `--faults realistic --seed 1`.
+/// The small-file upload under `--faults realistic --seed 1`, acd against rclone.
+///
+/// Like against like: every run gets a fresh mock (the same seed, so the same fault stream and
+/// a full rate-limit bucket, instead of the second tool inheriting what the first left), both
+/// tools log at debug level to a file (acd `-vv` to its stderr file, rclone `-vv --log-file`),
+/// and the order alternates with the repetition.
 pub fn faults(
     bins: &Binaries,
     plan: &Plan,
@@ -473,14 +479,7 @@ pub fn faults(
     total: u64,
     timeout: std::time::Duration,
 ) -> Result<Vec<Figure>> {
-    eprintln!("faults: starting a second acd-mock with --faults realistic --seed 1");
-    let s = Session::start(
-        bins,
-        dir,
-        &["--faults", "realistic", "--seed", "1"],
-        timeout,
-    )?;
-    s.seed_folder("faults")?;
+    eprintln!("faults: a fresh acd-mock with --faults realistic --seed 1 for every run");
     let n = plan.small;
     let mut fig = Figure::new(
         "faults_small_up",
@@ -492,12 +491,19 @@ pub fn faults(
     for rep in 0..plan.reps {
         for tool in order(&["acd", "rclone"], rep) {
             check_interrupted()?;
+            let s = Session::start(
+                bins,
+                &dir.join(format!("{tool}-r{rep}")),
+                &["--faults", "realistic", "--seed", "1"],
+                timeout,
+            )?;
+            s.seed_folder("faults")?;
             let before = s.faults_fired().ok();
             let dst = format!("{REMOTE}:faults/{tool}-r{rep}");
             let log = s.logs.join(format!("rclone-faults-{rep}.log"));
             let log_text = p(&log);
             let outcome = if tool == "acd" {
-                run_ok(&s, "acd-faults", s.acd(&["copy", src, &dst])).map(|run| Measured {
+                run_ok(&s, "acd-faults", s.acd(&["-vv", "copy", src, &dst])).map(|run| Measured {
                     retries: acd_retries(&run.stderr_text()),
                     ..Measured::from(&run)
                 })

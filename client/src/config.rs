@@ -343,19 +343,33 @@ pub fn parse_bool(text: &str) -> std::result::Result<bool, String> {
 }
 
 /// Parse a duration as rclone does: `3m`, `180s`, `1h30m`, or a bare number of seconds.
+///
+/// Any text gives a value or a one-line reason, never a panic: negative, NaN, infinite and
+/// out-of-range numbers are refused (a [`Duration`] holds at most about 5.8e11 years).
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
+    if text.is_empty() {
+        return Err("empty; give a duration such as 3m or 180s".into());
+    }
     if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+        if secs.is_nan() {
+            return Err("not a number; give a duration such as 3m or 180s".into());
         }
-        return Err("must not be negative".into());
+        if secs < 0.0 {
+            return Err("must not be negative".into());
+        }
+        if secs.is_infinite() {
+            return Err("must be finite; give a duration such as 3m or 180s".into());
+        }
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{text} seconds is too long (at most about 1.8e19)"));
     }
     humantime::parse_duration(text).map_err(|e| format!("{e} (try 3m or 180s)"))
 }
 
-/// Parse a size as rclone does: `9G` and `9Gi` mean 9 GiB, `100k` 100 KiB, a bare number is
-/// bytes unless it is rclone's KiB default (`100` = 100 KiB for rclone; we follow rclone).
+/// Parse a size as rclone does: `9G` and `9Gi` mean 9 GiB, `100k` 100 KiB, `12B` 12 bytes,
+/// `off` no limit ([`u64::MAX`]). A bare number means KiB, rclone's default unit: `100` is
+/// 100 KiB, not 100 bytes. Sizes above [`u64::MAX`] bytes are refused, not clamped.
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let text = text.trim();
     if text == "off" {
@@ -383,7 +397,12 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
             ));
         }
     };
-    Ok((number * multiplier as f64) as u64)
+    let bytes = number * multiplier as f64;
+    // `u64::MAX as f64` rounds up to 2^64, so `<` keeps every accepted value in range.
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("{text} is too large (at most 16E, or off)"));
+    }
+    Ok(bytes as u64)
 }
 
 #[cfg(test)]
@@ -506,5 +525,50 @@ mod tests {
         assert_eq!(parse_duration("3m").unwrap(), Duration::from_secs(180));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_size("x").is_err());
+    }
+
+    #[test]
+    fn hostile_numbers_are_refused_not_panicked_on() {
+        for text in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "-inf",
+            "",
+            "  ",
+            "18446744073709551616",
+            "1e20",
+            "99999999999999999999999h",
+        ] {
+            let e = parse_duration(text).err();
+            assert!(
+                e.as_ref().is_some_and(|e| !e.contains('\n')),
+                "{text:?}: {e:?}"
+            );
+        }
+        assert!(parse_duration("inf").is_err_and(|e| e.contains("finite")));
+        assert!(parse_duration("-1").is_err_and(|e| e.contains("negative")));
+        assert_eq!(
+            parse_duration("1e18").unwrap(),
+            Duration::from_secs(10u64.pow(18))
+        );
+        for text in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "",
+            "99999999999P",
+            "18446744073709551616B",
+        ] {
+            assert!(
+                parse_size(text).is_err(),
+                "{text:?}: {:?}",
+                parse_size(text)
+            );
+        }
+        assert_eq!(parse_size("off").unwrap(), u64::MAX);
+        assert_eq!(parse_size("15P").unwrap(), 15 << 50);
     }
 }

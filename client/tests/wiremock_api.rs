@@ -19,6 +19,7 @@ use acd_client::config::{ConfigFile, RemoteConfig};
 use acd_client::pacer::{Pacer, PacerConfig};
 use acd_client::transfer::download::{Downloader, partial_path};
 use acd_client::transfer::stats::Stats;
+use acd_client::transfer::upload::{Source, Uploader};
 use acd_client::{Error, ErrorKind};
 use chrono::Utc;
 use secrecy::ExposeSecret as _;
@@ -408,20 +409,26 @@ async fn unavailable_503_with_html_body_is_a_server_error_retried_to_the_limit()
 #[tokio::test]
 async fn opf_503_is_a_server_error() {
     let h = Harness::fresh().await;
+    // Answered every time: the error that comes back is the OPF answer, classified.
     Mock::given(method("GET"))
         .and(path(format!("/drive/v1/nodes/{FILE_ID}")))
         .respond_with(json_reply(503, fixture("error_503_opf.json")))
-        .up_to_n_times(1)
-        .expect(1)
+        .expect(u64::from(pacer_config().attempts))
         .mount(&h.server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/drive/v1/nodes/{FILE_ID}")))
-        .respond_with(json_reply(200, fixture("node_file.json")))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    h.drive.node(FILE_ID, false).await.unwrap();
+    let err = h.drive.node(FILE_ID, false).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ServerError, "{err:?}");
+    assert_eq!(err.status(), Some(503));
+    let Error::RetriesExhausted { attempts, last, .. } = &err else {
+        panic!("a server error is retried to the limit, got {err:?}");
+    };
+    assert_eq!(*attempts, pacer_config().attempts);
+    assert!(last.is_temporary(), "{last:?}");
+    assert!(
+        err.to_string().contains("Online Proxy Fleet"),
+        "the service's message is kept: {err}"
+    );
+    assert_eq!(h.pacer.retries(), u64::from(pacer_config().attempts - 1));
 }
 
 #[tokio::test]
@@ -1150,4 +1157,125 @@ async fn a_templink_redirect_never_gains_authorization() {
         .await
         .unwrap();
     assert_eq!(read(&dest.path), HELLO);
+}
+
+// ---- 11. upload integrity ----------------------------------------------------------------
+
+/// A local `hello.txt` with [`HELLO`] and an uploader for `h`'s drive.
+fn hello_upload(h: &Harness) -> (tempfile::TempDir, PathBuf, Uploader) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.txt");
+    std::fs::write(&file, HELLO).unwrap();
+    let uploader = Uploader {
+        drive: h.drive.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(1)),
+        wait_per_gb: Duration::from_secs(180),
+        poll: Duration::from_millis(10),
+        stats: Arc::new(Stats::new(false)),
+    };
+    (dir, file, uploader)
+}
+
+/// The service stores the upload as a new node `BAD_ID` with this size and md5.
+async fn mount_stored_upload(h: &Harness, size: usize, md5: &str) -> Value {
+    let mut stored = node(BAD_ID, "hello.txt", &[FOLDER], "AVAILABLE");
+    stored["contentProperties"]["size"] = json!(size);
+    stored["contentProperties"]["md5"] = json!(md5);
+    Mock::given(method("POST"))
+        .and(path("/cdproxy/nodes"))
+        .and(query_param("suppress", "deduplication"))
+        .respond_with(json_reply(201, stored.to_string()))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    stored
+}
+
+const BAD_ID: &str = "bAdUpLoAdNoDe0000000000";
+const HELLO_MD5: &str = "6f5902ac237024bdd0c176cb93063dc4";
+const WRONG_MD5: &str = "0123456789abcdef0123456789abcdef";
+
+#[tokio::test]
+async fn an_upload_stored_with_another_md5_is_trashed_and_fails_as_an_integrity_error() {
+    let h = Harness::fresh().await;
+    let stored = mount_stored_upload(&h, HELLO.len(), WRONG_MD5).await;
+    let mut trashed = stored.clone();
+    trashed["status"] = json!("TRASH");
+    Mock::given(method("PUT"))
+        .and(path(format!("/drive/v1/trash/{BAD_ID}")))
+        .respond_with(json_reply(200, trashed.to_string()))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let (_dir, file, uploader) = hello_upload(&h);
+    let source = Source {
+        path: &file,
+        size: HELLO.len() as u64,
+    };
+    let err = uploader
+        .upload(FOLDER, "hello.txt", source, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Integrity(_)), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    let text = err.to_string();
+    for part in [HELLO_MD5, WRONG_MD5, "moved to the trash"] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+    // Exactly one upload and one trash of the bad node: nothing retried, nothing left.
+    h.server.verify().await;
+}
+
+#[tokio::test]
+async fn an_upload_stored_with_another_size_is_trashed_too() {
+    let h = Harness::fresh().await;
+    mount_stored_upload(&h, HELLO.len() - 1, HELLO_MD5).await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/drive/v1/trash/{BAD_ID}")))
+        .respond_with(json_reply(
+            200,
+            node(BAD_ID, "hello.txt", &[FOLDER], "TRASH").to_string(),
+        ))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let (_dir, file, uploader) = hello_upload(&h);
+    let source = Source {
+        path: &file,
+        size: HELLO.len() as u64,
+    };
+    let err = uploader
+        .upload(FOLDER, "hello.txt", source, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err:?}");
+    assert!(err.to_string().contains("stored 11 bytes"), "{err}");
+    h.server.verify().await;
+}
+
+#[tokio::test]
+async fn a_bad_upload_whose_trash_fails_says_so() {
+    let h = Harness::fresh().await;
+    mount_stored_upload(&h, HELLO.len(), WRONG_MD5).await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/drive/v1/trash/{BAD_ID}")))
+        .respond_with(json_reply(404, fixture("error_404.json")))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let (_dir, file, uploader) = hello_upload(&h);
+    let source = Source {
+        path: &file,
+        size: HELLO.len() as u64,
+    };
+    let err = uploader
+        .upload(FOLDER, "hello.txt", source, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err:?}");
+    assert!(
+        err.to_string().contains("trashing the bad copy failed too"),
+        "{err}"
+    );
+    h.server.verify().await;
 }

@@ -13,14 +13,18 @@
 //!    beside a bare axum handler serving the same bytes from memory, the upload beside the
 //!    single-core speed of the md-5 crate (the server hashes every uploaded byte). Rows marked
 //!    `info` say where an upload's time goes: the same bytes posted to a bare axum sink (HTTP
-//!    alone), written and fsynced by one thread (the disk alone), and fed straight to the mock's
-//!    blob writer (hash + write + fsync, no HTTP).
+//!    alone), written by one thread with the store's syncing (the disk alone), and fed straight
+//!    to the mock's blob writer (hash + write, no HTTP).
 //!
 //! `--only=lookups,get,transfer` runs some groups only (seeding is skipped without lookups
 //! and get).
 //!
-//! The mock runs in-process with a data directory in a temporary directory, so blobs and
-//! metadata go to disk as in real use (fsync included).
+//! The mock runs in-process. By default it uses its default store (a temporary directory,
+//! blobs written but never fsynced: nothing outlives the process), and the disk baseline writes
+//! without fsync too. With `--durable` the mock gets a data directory (every blob and its
+//! directory entry fsynced before the upload is answered, as `--data-dir` does) and the disk
+//! baseline fsyncs its file: the `mock/disk` and `writer/disk` rows always compare the same
+//! syncing, and the table says which.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +41,8 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use md5::{Digest, Md5};
+use rand::rngs::StdRng;
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -130,22 +136,12 @@ impl Plan {
     }
 }
 
-/// splitmix64, for reproducible random picks and bytes.
-#[derive(Debug)]
-struct Rng(u64);
+/// A seeded generator, for reproducible random picks and bytes.
+type Rng = StdRng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// A seeded generator.
+fn seeded(seed: u64) -> Rng {
+    StdRng::seed_from_u64(seed)
 }
 
 fn median(samples: &[f64]) -> f64 {
@@ -217,7 +213,7 @@ impl Ctx {
     }
 
     /// Seeds `n` small files into `parent`, `batch` per request and `concurrent` requests at
-    /// a time (the server handles each node in turn, fsyncs included, so overlapping requests
+    /// a time (the server handles each node in turn, fsyncs included with `--durable`, so overlapping requests
     /// hides some disk latency); returns their ids in order.
     async fn fill(&self, parent: &str, n: usize, batch: usize, concurrent: usize) -> Vec<String> {
         let batches = (0..n).step_by(batch).map(|start| {
@@ -248,7 +244,7 @@ impl Ctx {
 async fn lookups(ctx: &Ctx, folder: &str, children: usize, lookups: usize, rng: &mut Rng) -> f64 {
     let url = format!("{}nodes", ctx.metadata);
     let names: Vec<String> = (0..lookups)
-        .map(|_| child_name(rng.below(children)))
+        .map(|_| child_name(rng.random_range(0..children)))
         .collect();
     let started = Instant::now();
     for name in &names {
@@ -285,9 +281,9 @@ async fn get_many(ctx: &Ctx, urls: Arc<Vec<String>>, total: usize, tasks: usize,
         let urls = Arc::clone(&urls);
         let count = total / tasks + usize::from(t < total % tasks);
         handles.push(tokio::spawn(async move {
-            let mut rng = Rng(seed ^ ((t as u64) << 32));
+            let mut rng = seeded(seed ^ ((t as u64) << 32));
             for _ in 0..count {
-                let url = &urls[rng.below(urls.len())];
+                let url = &urls[rng.random_range(0..urls.len())];
                 let response = client.get(url).bearer_auth(&bearer).send().await.unwrap();
                 assert_eq!(response.status(), StatusCode::OK, "GET {url}");
                 let body = response.bytes().await.unwrap();
@@ -369,11 +365,8 @@ async fn start_bare(bare: Arc<Bare>) -> String {
 
 /// The 1 MiB pattern every big file repeats.
 fn pattern() -> Bytes {
-    let mut rng = Rng(0xACD);
-    let mut buf = Vec::with_capacity(MIB as usize);
-    while buf.len() < MIB as usize {
-        buf.extend_from_slice(&rng.next().to_le_bytes());
-    }
+    let mut buf = vec![0u8; MIB as usize];
+    seeded(0xACD).fill_bytes(&mut buf);
     Bytes::from(buf)
 }
 
@@ -393,12 +386,12 @@ fn md5_baseline(chunk: &Bytes, size: u64) -> (f64, String) {
     }
     let digest = md5.finalize();
     let elapsed = started.elapsed();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = format!("{digest:x}");
     (mb_per_s(size, elapsed), hex)
 }
 
 /// An upload's speed, its node, and how long the server took to answer after the last byte
-/// was handed to the connection (fsync, rename and the metadata insert).
+/// was handed to the connection (write, rename, fsync with `--durable`, and the metadata insert).
 #[derive(Debug)]
 struct Uploaded {
     mb_per_s: f64,
@@ -489,8 +482,8 @@ async fn download(ctx: &Ctx, url: &str, size: u64) -> f64 {
     mb_per_s(size, elapsed)
 }
 
-/// Feeds `size` bytes of the pattern straight to the mock's blob writer (hash, write, fsync,
-/// rename; no HTTP, no multipart), then deletes the blob; MB/s.
+/// Feeds `size` bytes of the pattern straight to the mock's blob writer (hash, write, rename,
+/// and fsync when the store is durable; no HTTP, no multipart), then deletes the blob; MB/s.
 async fn blob_writer_only(state: &acd_mock::AppState, chunk: &Bytes, size: u64, md5: &str) -> f64 {
     let started = Instant::now();
     let mut writer = state.blobs.writer();
@@ -505,9 +498,10 @@ async fn blob_writer_only(state: &acd_mock::AppState, chunk: &Bytes, size: u64, 
     mb_per_s(size, elapsed)
 }
 
-/// Writes `size` bytes of the pattern to a file in `dir` and fsyncs it, on one thread (what
-/// the disk allows a durable upload at best), then deletes it; MB/s.
-fn disk_write_fsync(dir: &std::path::Path, chunk: &Bytes, size: u64) -> f64 {
+/// Writes `size` bytes of the pattern to a file in `dir` on one thread, fsyncing it when
+/// `fsync` (as a durable store does), then deletes it; MB/s: what the disk allows an upload
+/// with the same syncing at best.
+fn disk_write(dir: &std::path::Path, chunk: &Bytes, size: u64, fsync: bool) -> f64 {
     use std::io::Write;
     let path = dir.join("bench-disk-baseline");
     let started = Instant::now();
@@ -515,7 +509,9 @@ fn disk_write_fsync(dir: &std::path::Path, chunk: &Bytes, size: u64) -> f64 {
     for piece in pattern_stream(chunk, size) {
         file.write_all(&piece).unwrap();
     }
-    file.sync_all().unwrap();
+    if fsync {
+        file.sync_all().unwrap();
+    }
     let elapsed = started.elapsed();
     drop(file);
     std::fs::remove_file(&path).unwrap();
@@ -783,6 +779,12 @@ async fn bench_transfers(
     let mut expected_md5 = String::new();
     let (mut writers, mut disks) = (Vec::new(), Vec::new());
     let (mut tails, mut streaming) = (Vec::new(), Vec::new());
+    // The disk baseline does the store's syncing: none by default, fsync with --durable.
+    let disk_name = if plan.durable {
+        "write+fsync, one thread"
+    } else {
+        "write, no fsync, one thread"
+    };
     for rep in 0..plan.reps {
         let hash = || {
             let chunk = chunk.clone();
@@ -824,7 +826,8 @@ async fn bench_transfers(
         sinks.push(sink_upload(ctx, bare_url, chunk, size).await);
         let disk = || {
             let (dir, chunk) = (data_dir.to_path_buf(), chunk.clone());
-            tokio::task::spawn_blocking(move || disk_write_fsync(&dir, &chunk, size))
+            let fsync = plan.durable;
+            tokio::task::spawn_blocking(move || disk_write(&dir, &chunk, size, fsync))
         };
         if rep % 2 == 0 {
             disks.push(disk().await.unwrap());
@@ -835,7 +838,7 @@ async fn bench_transfers(
         }
         println!(
             "{} MiB rep {}: md5 {:.0} MB/s, upload {:.0} MB/s ({:.0} MB/s until the last byte, \
-             then {:.0} ms to the answer), bare sink upload {:.0} MB/s, disk write+fsync {:.0} \
+             then {:.0} ms to the answer), bare sink upload {:.0} MB/s, {} {:.0} \
              MB/s, blob writer alone {:.0} MB/s, download {:.0} MB/s, bare download {:.0} MB/s",
             size / MIB,
             rep + 1,
@@ -844,6 +847,7 @@ async fn bench_transfers(
             streaming[rep],
             tails[rep],
             sinks[rep],
+            disk_name,
             disks[rep],
             writers[rep],
             downs[rep],
@@ -902,7 +906,7 @@ async fn bench_transfers(
         unit: "MB/s",
         mock: u,
         mock_samples: ups,
-        baseline_name: "write+fsync, one thread",
+        baseline_name: disk_name,
         baseline: dk,
         baseline_samples: disks.clone(),
         ratio_name: "mock/disk",
@@ -917,7 +921,7 @@ async fn bench_transfers(
         unit: "MB/s",
         mock: w,
         mock_samples: writers,
-        baseline_name: "write+fsync, one thread",
+        baseline_name: disk_name,
         baseline: dk,
         baseline_samples: disks,
         ratio_name: "writer/disk",
@@ -1030,7 +1034,7 @@ async fn run(plan: Plan) {
     .await;
 
     if plan.lookups_on {
-        let mut rng = Rng(42);
+        let mut rng = seeded(42);
         figures.push(bench_lookups(&ctx, &plan, &folder_ids, &mut rng).await);
     }
     if plan.get_on {

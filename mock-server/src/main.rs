@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use acd_mock::{MockConfig, NameMatch};
-use anyhow::Context as _;
 use clap::Parser;
 
 /// A faithful, fault-injecting mock of the Amazon Drive REST API v1.
@@ -29,11 +28,11 @@ struct Cli {
     #[arg(long, env = "ACD_MOCK_PAGE_SIZE", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     page_size: u32,
     /// Access token lifetime, e.g. 1h, 90s.
-    #[arg(long, env = "ACD_MOCK_TOKEN_LIFETIME", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "ACD_MOCK_TOKEN_LIFETIME", default_value = "1h", value_parser = parse_lifetime)]
     token_lifetime: std::time::Duration,
     /// Quota of each account, e.g. 5GiB, 100MB.
-    #[arg(long, env = "ACD_MOCK_QUOTA", default_value = "5GiB")]
-    quota: bytesize::ByteSize,
+    #[arg(long, env = "ACD_MOCK_QUOTA", default_value = "5GiB", value_parser = parse_quota)]
+    quota: u64,
     /// Accept only this OAuth client, as ID:SECRET (repeatable; default: accept any client).
     #[arg(long = "client", env = "ACD_MOCK_CLIENT", value_delimiter = ',', value_parser = parse_client)]
     clients: Vec<(String, String)>,
@@ -79,9 +78,82 @@ fn parse_client(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// A token lifetime: a humantime duration whose expiry time fits the store's millisecond
+/// timestamps (about 292 million years), so no expiry arithmetic can overflow.
+fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let lifetime = humantime::parse_duration(text).map_err(|e| format!("{e} (try 1h or 90s)"))?;
+    if i64::try_from(lifetime.as_millis()).is_err() {
+        return Err("too long (at most about 292 million years)".into());
+    }
+    Ok(lifetime)
+}
+
+/// A quota in bytes (`5GiB`, `100MB`). bytesize clamps sizes beyond 16 EiB to `u64::MAX`;
+/// those are refused instead of silently becoming another number.
+fn parse_quota(text: &str) -> Result<u64, String> {
+    let size = text
+        .trim()
+        .parse::<bytesize::ByteSize>()
+        .map_err(|e| format!("{e} (try 5GiB or 100MB)"))?;
+    if size.as_u64() == u64::MAX {
+        return Err("too large (at most 16 EiB)".into());
+    }
+    Ok(size.as_u64())
+}
+
+/// A bad flag value found after clap's parsing: one line on stderr, exit 2 as for clap's own
+/// usage errors.
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "acd-mock: error: {}",
+        message.to_string().replace('\n', " ")
+    );
+    ExitCode::from(2)
+}
+
+/// A command line clap refused: one `acd-mock: error:` line (with clap's tips), exit 2; help
+/// and version as clap prints them.
+fn clap_error(e: clap::Error) -> ExitCode {
+    if !e.use_stderr()
+        || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let mut text = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    for tip in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+    {
+        text.push_str("; ");
+        text.push_str(tip);
+    }
+    usage_error(format_args!("{text} (see acd-mock --help)"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    // Flag values clap cannot check: a bad one is a usage error, before anything starts.
+    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
+        Ok(filter) => filter,
+        Err(e) => return usage_error(format_args!("invalid --log-level {:?}: {e}", cli.log_level)),
+    };
+    let faults = match acd_mock::faults::profiles::load(&cli.faults) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(e),
+    };
+    match run(cli, filter, faults) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("acd-mock: {error:#}");
@@ -91,9 +163,11 @@ fn main() -> ExitCode {
 }
 
 #[tokio::main]
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .with_context(|| format!("invalid --log-level {:?}", cli.log_level))?;
+async fn run(
+    cli: Cli,
+    filter: tracing_subscriber::EnvFilter,
+    faults: acd_mock::faults::FaultPlan,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -105,7 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         public_url: cli.public_url,
         page_size: cli.page_size,
         token_lifetime: cli.token_lifetime,
-        quota: cli.quota.as_u64(),
+        quota: cli.quota,
         clients: cli.clients,
         redirect_uris: cli.redirect_uris,
         default_email: cli.email.clone(),
@@ -115,7 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } else {
             NameMatch::CaseSensitive
         },
-        faults: acd_mock::faults::profiles::load(&cli.faults)?,
+        faults,
         seed: cli.seed,
         intercept: cli.intercept,
         ca_out: cli.ca_out,

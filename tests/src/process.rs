@@ -1,10 +1,9 @@
 //! Starting the workspace's binaries as child processes, the way a user would.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
@@ -25,37 +24,100 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The path of a workspace binary, making sure it is built and up to date first.
-///
-/// It runs `cargo test --workspace --no-run` once per test process: under the README's
-/// `cargo test --workspace` that is a no-op (the same build with the same features), and
-/// under `cargo test -p acd-e2e` it builds the binaries the tests need. (A plain
-/// `cargo build -p PACKAGE` would resolve other features and rebuild half the dependency tree.)
-pub fn binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    install_crypto_provider();
-    let dir = target_dir()?;
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["test", "--workspace", "--no-run", "--quiet"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        match build.status() {
-            Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(format!("building the workspace failed ({status})")),
-            Err(error) => Err(format!("cannot run cargo: {error}")),
-        }
-    });
-    if let Err(error) = built {
-        bail!("{error} (needed for {package}'s {name})");
+/// What each package's binary is built from (relative to the workspace root), with the
+/// workspace packages it links: a file here newer than the binary means the binary is stale;
+/// `!path` leaves a path out.
+/// (Tests, snapshots and manifests are left out: a manifest change, such as a new
+/// dev-dependency, need not relink a binary, and would make it look stale for ever.)
+fn sources(package: &str) -> &'static [&'static str] {
+    const CLIENT: [&str; 1] = ["client/src"];
+    const MOCK: [&str; 3] = [
+        "mock-server/README.md",
+        "mock-server/src",
+        "mock-server/profiles",
+    ];
+    match package {
+        "acd-client" => &CLIENT,
+        "acd-mock" => &MOCK,
+        // It links the client's and the mock's libraries, not their binaries.
+        "acd-conformance" => &[
+            "conformance/src",
+            "client/src",
+            "mock-server/README.md",
+            "mock-server/src",
+            "mock-server/profiles",
+            "!client/src/bin",
+            "!mock-server/src/main.rs",
+        ],
+        _ => &[],
     }
-    let path = dir.join(name);
-    if !path.exists() {
-        bail!("{} was not built", path.display());
+}
+
+/// The path of a workspace binary built by the same cargo invocation as this test.
+///
+/// Nothing is built from inside the tests. The binaries sit next to the test binary's `deps/`
+/// folder (so a custom profile or `--target` finds them too), and `cargo test --workspace`
+/// (the README's command) builds them before any test runs, with the same features, because
+/// acd-client, acd-mock and acd-conformance each have integration tests. When only
+/// `cargo test -p acd-e2e` runs, a binary may be missing or older than its sources: then this
+/// fails and names the command that builds them, rather than testing stale code.
+pub fn binary(package: &str, name: &str) -> anyhow::Result<PathBuf> {
+    install_crypto_provider();
+    let path = target_dir()?.join(name);
+    let how = "build the workspace's binaries first with `cargo test --workspace --no-run` \
+               (the features of the full test run), or run `cargo test --workspace`";
+    let built = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+        Ok(time) => time,
+        Err(_) => bail!("{} ({package}) is not built: {how}", path.display()),
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut newest = None;
+    let skip: Vec<PathBuf> = sources(package)
+        .iter()
+        .filter_map(|s| s.strip_prefix('!'))
+        .map(|s| root.join(s))
+        .collect();
+    for source in sources(package).iter().filter(|s| !s.starts_with('!')) {
+        newest_file(&root.join(source), &skip, &mut newest);
+    }
+    if let Some((time, source)) = newest
+        && time > built
+    {
+        bail!(
+            "{} ({package}) is older than {}: {how}",
+            path.display(),
+            source.display()
+        );
     }
     Ok(path)
+}
+
+/// Updates `newest` with the most recently modified source file at or below `path`
+/// (`skip`, `target` folders and hidden entries left out).
+fn newest_file(path: &Path, skip: &[PathBuf], newest: &mut Option<(SystemTime, PathBuf)>) {
+    if skip.iter().any(|s| s == path) {
+        return;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "target" {
+                continue;
+            }
+            newest_file(&entry.path(), skip, newest);
+        }
+    } else if let Ok(time) = meta.modified()
+        && newest.as_ref().is_none_or(|(t, _)| time > *t)
+    {
+        *newest = Some((time, path.to_path_buf()));
+    }
 }
 
 /// A running `acd-mock` process, killed on drop.

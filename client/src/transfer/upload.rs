@@ -360,9 +360,8 @@ impl Uploader {
         md5: &str,
         target: Option<&Node>,
     ) -> Result<Option<Node>> {
-        let window = self
-            .wait_per_gb
-            .mul_f64(source.size as f64 / (1u64 << 30) as f64);
+        let window = phantom_window(self.wait_per_gb, source.size);
+        // A float-to-int cast saturates: a window of centuries gives u64::MAX polls, not a panic.
         let polls = (window.as_secs_f64() / self.poll.as_secs_f64().max(0.001)).ceil() as u64;
         // At least one poll after a pause: for small files the per-GiB window is a few
         // milliseconds, and a single immediate look would re-send a file that appears a moment
@@ -389,6 +388,14 @@ impl Uploader {
         }
         Ok(None)
     }
+}
+
+/// How long a phantom upload of `size` bytes may take to appear: `wait_per_gb` per GiB.
+/// Saturates at [`Duration::MAX`] instead of panicking when a huge `upload_wait_per_gb` meets
+/// a large file.
+fn phantom_window(wait_per_gb: Duration, size: u64) -> Duration {
+    let secs = wait_per_gb.as_secs_f64() * (size as f64 / (1u64 << 30) as f64);
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 /// The `filename` of the content part: the name with control characters replaced.
@@ -433,4 +440,19 @@ fn hashing_stream(
         }
     })
     .fuse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phantom_window_scales_with_size_and_saturates() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(phantom_window(minute, 2 << 30), Duration::from_secs(120));
+        assert_eq!(phantom_window(minute, 0), Duration::ZERO);
+        let huge = Duration::from_secs(u64::MAX / 2);
+        assert_eq!(phantom_window(huge, u64::MAX), Duration::MAX);
+        assert_eq!(phantom_window(Duration::MAX, 1 << 40), Duration::MAX);
+    }
 }

@@ -53,11 +53,26 @@ pub fn parse(spec: &str, text: &str) -> Result<FaultPlan, ProfileError> {
         spec: spec.to_string(),
         message,
     };
-    let plan: FaultPlan = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let plan: FaultPlan = toml::from_str(text).map_err(|e| invalid(one_line(text, &e)))?;
     for rule in &plan.rules {
         rule.validate().map_err(|e| invalid(e.to_string()))?;
     }
     Ok(plan)
+}
+
+/// A TOML error on one line (`line 3, column 5: invalid type ...`): toml's own rendering quotes
+/// the offending line over several lines, which does not fit a command's one-line error.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("TOML error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML error: {message}"),
+    }
 }
 
 #[cfg(test)]
@@ -97,6 +112,7 @@ mod tests {
                 message.contains(needle) || needle == "TOML" && !message.is_empty(),
                 "{text}: {message}"
             );
+            assert!(!message.contains('\n'), "{text}: {message}");
         }
         assert!(matches!(
             load("/nonexistent/profile.toml"),

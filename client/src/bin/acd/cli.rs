@@ -1,6 +1,30 @@
 //! The command line: global flags and subcommands.
 
+use std::time::Duration;
+
+use acd_client::config;
 use clap::{Args, Parser, Subcommand};
+
+/// A duration flag (`3m`, `180s`, `1.5`): clap reports a bad one as a usage error (exit 2).
+fn duration(text: &str) -> Result<Duration, String> {
+    config::parse_duration(text)
+}
+
+/// A size flag (`9G`, `500M`, `off`).
+fn size(text: &str) -> Result<u64, String> {
+    config::parse_size(text)
+}
+
+/// A remote option given as a flag and holding a duration: checked here, so that a bad value
+/// is a usage error (exit 2), and passed on as text like the config file's options.
+fn duration_option(text: &str) -> Result<String, String> {
+    config::parse_duration(text).map(|_| text.to_string())
+}
+
+/// A remote option given as a flag and holding a size.
+fn size_option(text: &str) -> Result<String, String> {
+    config::parse_size(text).map(|_| text.to_string())
+}
 
 /// acd: copy, sync and list files on Amazon Drive (Amazon Cloud Drive).
 ///
@@ -29,18 +53,18 @@ pub struct Global {
     /// Show progress (bytes, rate, ETA).
     #[arg(short = 'P', long, global = true)]
     pub progress: bool,
-    /// Concurrent file transfers.
+    /// Concurrent file transfers (at most 65535).
     #[arg(long, global = true, default_value_t = 4, env = "ACD_TRANSFERS")]
-    pub transfers: usize,
-    /// Concurrent checkers (listings, hashing).
+    pub transfers: u16,
+    /// Concurrent checkers: listings, hashing (at most 65535).
     #[arg(long, global = true, default_value_t = 8, env = "ACD_CHECKERS")]
-    pub checkers: usize,
+    pub checkers: u16,
     /// Show what would be done, change nothing.
     #[arg(short = 'n', long, global = true)]
     pub dry_run: bool,
     /// Skip files larger than this (e.g. 50000M).
-    #[arg(long, global = true, value_name = "SIZE", env = "ACD_MAX_SIZE")]
-    pub max_size: Option<String>,
+    #[arg(long, global = true, value_name = "SIZE", env = "ACD_MAX_SIZE", value_parser = size)]
+    pub max_size: Option<u64>,
     /// Compare files by size only, not MD5.
     #[arg(long, global = true)]
     pub size_only: bool,
@@ -59,17 +83,24 @@ pub struct Global {
     )]
     pub low_level_retries: u32,
     /// Most time one call may spend retrying (e.g. 15m).
-    #[arg(long, global = true, default_value = "15m", env = "ACD_RETRY_BUDGET")]
-    pub retry_budget: String,
+    #[arg(
+        long,
+        global = true,
+        default_value = "15m",
+        env = "ACD_RETRY_BUDGET",
+        value_parser = duration
+    )]
+    pub retry_budget: Duration,
     /// Seconds between polls for a phantom upload.
     #[arg(
         long,
         global = true,
         default_value = "5s",
         env = "ACD_PHANTOM_POLL",
-        hide = true
+        hide = true,
+        value_parser = duration
     )]
-    pub phantom_poll: String,
+    pub phantom_poll: Duration,
     /// Option override: client_id.
     #[arg(long, global = true)]
     pub client_id: Option<String>,
@@ -83,10 +114,10 @@ pub struct Global {
     #[arg(long, global = true)]
     pub token_url: Option<String>,
     /// Option override: upload_wait_per_gb (default 3m).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = duration_option)]
     pub upload_wait_per_gb: Option<String>,
     /// Option override: templink_threshold (default 9G).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = size_option)]
     pub templink_threshold: Option<String>,
     /// Option override: encoding (default Slash,InvalidUtf8,Dot).
     #[arg(long, global = true)]
@@ -259,8 +290,8 @@ pub struct AuthorizeArgs {
     #[arg(long, default_value = "127.0.0.1:53682")]
     pub auth_addr: std::net::SocketAddr,
     /// Give up waiting for the browser after this long.
-    #[arg(long, default_value = "10m")]
-    pub auth_timeout: String,
+    #[arg(long, default_value = "10m", value_parser = duration)]
+    pub auth_timeout: Duration,
 }
 
 /// `acd config ...`

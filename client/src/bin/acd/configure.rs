@@ -195,7 +195,7 @@ async fn interactive(session: &Session, _g: &Global) -> Result<ExitCode> {
         let args = AuthorizeArgs {
             auth_no_open_browser: false,
             auth_addr: acd_client::auth::webserver::DEFAULT_ADDR.parse()?,
-            auth_timeout: "10m".into(),
+            auth_timeout: std::time::Duration::from_secs(600),
         };
         browser_flow(session, &settings, &args).await?
     } else {
@@ -283,14 +283,12 @@ async fn browser_flow(
         eprintln!("could not open a browser ({e}); open the link yourself");
     }
     eprintln!("Waiting for the sign-in...");
-    let timeout =
-        config::parse_duration(&args.auth_timeout).map_err(|e| anyhow!("--auth-timeout: {e}"))?;
-    let code = tokio::time::timeout(timeout, server.wait_for_code())
+    let code = tokio::time::timeout(args.auth_timeout, server.wait_for_code())
         .await
         .map_err(|_| {
             anyhow!(
                 "no sign-in within {}; run the command again",
-                args.auth_timeout
+                humantime::format_duration(args.auth_timeout)
             )
         })??;
     let token = oauth::exchange_code(settings, &session.http, &code, redirect_uri.as_str()).await?;

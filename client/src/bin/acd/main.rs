@@ -23,7 +23,10 @@ use acd_client::transfer::stats::Stats;
 use cli::{CacheCommand, Cli, Command, Global, ListArgs, Pair, TrashCommand};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_logging(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -43,6 +46,39 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command line clap refused: one `acd: error:` line (with clap's tips) and exit 2, like
+/// every other acd error; help and version (and help for a missing subcommand) as clap prints
+/// them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    // The first paragraph is the error (a list of missing arguments follows on its lines).
+    let mut text = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    if text.is_empty() {
+        text = "invalid command line".into();
+    }
+    for tip in rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+    {
+        text.push_str("; ");
+        text.push_str(tip);
+    }
+    eprintln!("acd: error: {text} (see acd --help)");
+    ExitCode::from(2)
 }
 
 /// The error and its causes on one line (causes not already in the message).
@@ -157,15 +193,13 @@ fn session(g: &Global) -> Result<Session> {
     let http = acd_client::http::build_client(&acd_client::http::HttpOptions {
         ca_cert: g.ca_cert.clone(),
     })?;
-    let budget = config::parse_duration(&g.retry_budget)
-        .map_err(|e| anyhow!("--retry-budget {:?}: {e}", g.retry_budget))?;
     Ok(Session {
         config_path,
         overrides,
         http,
         pacer: acd_client::pacer::PacerConfig {
             attempts: g.low_level_retries.max(1),
-            budget,
+            budget: g.retry_budget,
             ..Default::default()
         },
         cache_dir: g
@@ -176,19 +210,13 @@ fn session(g: &Global) -> Result<Session> {
 }
 
 fn options(g: &Global) -> Result<ops::Options> {
-    let max_size = match &g.max_size {
-        Some(s) => Some(config::parse_size(s).map_err(|e| anyhow!("--max-size {s:?}: {e}"))?),
-        None => None,
-    };
-    let phantom_poll =
-        config::parse_duration(&g.phantom_poll).map_err(|e| anyhow!("--phantom-poll: {e}"))?;
     Ok(ops::Options {
-        transfers: g.transfers.max(1),
-        checkers: g.checkers.max(1),
+        transfers: usize::from(g.transfers.max(1)),
+        checkers: usize::from(g.checkers.max(1)),
         dry_run: g.dry_run,
-        max_size,
+        max_size: g.max_size,
         size_only: g.size_only,
-        phantom_poll,
+        phantom_poll: g.phantom_poll,
     })
 }
 
