@@ -232,6 +232,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     {
         paths.push(cell.text().await.unwrap());
     }
+    assert_eq!(paths.len(), 3, "only the client's requests: {paths:?}");
     for path in ["account/endpoint", "account/quota", "nodes/not-a-node"] {
         assert_eq!(
             paths.iter().filter(|p| p.ends_with(path)).count(),

@@ -58,7 +58,7 @@ pub fn secure(mut response: Response) -> Response {
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-             img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+             img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     ];
     for (name, value) in pairs {
@@ -84,7 +84,7 @@ pub fn page(state: &AppState, nav: Nav, title: &str, body: &str) -> String {
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · acd-mock</title>\
+         <title>{} · acd-mock</title><link rel=\"icon\" href=\"data:,\">\
          <link rel=\"stylesheet\" href=\"/_mock/ui/assets/style.css\">\
          <script src=\"/_mock/ui/assets/app.js\" defer></script></head>\
          <body data-page=\"{}\"><header><span class=\"brand\">acd-mock</span>",
@@ -173,7 +173,7 @@ impl From<ApiError> for UiError {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let body = format!(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · acd-mock</title>\
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · acd-mock</title><link rel=\"icon\" href=\"data:,\">\
              <link rel=\"stylesheet\" href=\"/_mock/ui/assets/style.css\"></head><body><main>\
              <h1>{}</h1><p id=\"error\" class=\"error\">{}</p><p><a href=\"/_mock/ui\">Back to the dashboard</a></p>\
              </main></body></html>\n",

@@ -29,7 +29,7 @@ pub fn login(next: &str, error: Option<&str>) -> String {
         .map(|e| format!("<p id=\"login-error\" class=\"error\">{}</p>", Esc(e)))
         .unwrap_or_default();
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · acd-mock</title>\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in · acd-mock</title><link rel=\"icon\" href=\"data:,\">\
          <link rel=\"stylesheet\" href=\"/_mock/ui/assets/style.css\"></head><body data-page=\"login\"><main>\
          <h1>acd-mock dashboard</h1><p>This mock needs its admin token (<code>--admin-token</code>, \
          <code>ACD_MOCK_ADMIN_TOKEN</code>).</p>{error}\
