@@ -314,8 +314,7 @@ async fn a_non_loopback_address_without_a_token_is_refused_at_start() {
         .listen(everywhere)
         .start()
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         matches!(error, StartError::AdminTokenRequired { .. }),
         "{error}"
@@ -327,8 +326,7 @@ async fn a_non_loopback_address_without_a_token_is_refused_at_start() {
         .admin_token("  ")
         .start()
         .await
-        .err()
-        .expect("an empty token is refused");
+        .expect_err("an empty token is refused");
     assert!(matches!(empty, StartError::EmptyAdminToken), "{empty}");
 }
 
