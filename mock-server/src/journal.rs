@@ -54,7 +54,15 @@ pub struct Entry {
     /// The fault rule (or behaviour) that fired on this request, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The email of the account the request acted for, when its access token was valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
+
+/// Where [`crate::auth::Caller`] leaves the account a request acted for, so its journal entry
+/// can name it (the journal runs before authentication and does not look tokens up itself).
+#[derive(Debug, Clone, Default)]
+pub struct AccountSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
 
 /// How many entries a slow live subscriber may fall behind before it misses some.
 pub const LIVE_BACKLOG: usize = 1024;
@@ -187,6 +195,8 @@ pub async fn record(
     let query = request.uri().query().map(redact_query);
     let operation = Operation::classify(&method, &path, request.uri().query());
     request.extensions_mut().insert(operation);
+    let account = AccountSlot::default();
+    request.extensions_mut().insert(account.clone());
     let authorization = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -225,6 +235,7 @@ pub async fn record(
             authorization,
             scope,
             fault,
+            account: account.0.get().cloned(),
         });
     }
     response
@@ -258,6 +269,7 @@ mod tests {
                 authorization: None,
                 scope: None,
                 fault: None,
+                account: None,
             });
         }
         let all = j.entries(usize::MAX, None);
@@ -286,6 +298,7 @@ mod tests {
                 authorization: None,
                 scope: None,
                 fault: None,
+                account: None,
             });
         }
         let first = live.recv().await.unwrap_or_else(|e| panic!("{e}"));

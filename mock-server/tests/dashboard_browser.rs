@@ -240,8 +240,14 @@ async fn the_dashboard_works_in_a_real_browser() {
             "{path} shows once: {paths:?}"
         );
     }
-    let status = text_of(&client, "#requests tbody tr:first-child td:nth-child(7)").await;
+    let status = text_of(&client, "#requests tbody tr:first-child td:nth-child(8)").await;
     assert_eq!(status.as_deref(), Some("404"));
+    let account = text_of(&client, "#requests tbody tr:first-child td:nth-child(6)").await;
+    assert_eq!(
+        account.as_deref(),
+        Some("user@example.com"),
+        "the live row names the account"
+    );
     screenshot(&client, "requests").await;
     // A row opens the request's details.
     click(&client, "#requests tbody tr:first-child a.open").await;

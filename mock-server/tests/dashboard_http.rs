@@ -175,6 +175,14 @@ async fn requests_are_listed_newest_first_filtered_and_detailed() {
     let endpoint = all.find("/drive/v1/account/endpoint").unwrap();
     let node = all.find("/drive/v1/nodes/no-such-node").unwrap();
     assert!(node < endpoint, "newest first");
+    assert!(
+        row_of(&all, "account/endpoint").contains("<td>user@example.com</td>"),
+        "the row names the account"
+    );
+    assert!(
+        !row_of(&all, "account/info").contains("user@example.com"),
+        "no account for a refused token"
+    );
     assert!(!all.contains(&ctx.token), "no token on the page");
     assert!(all.contains("access_token=&lt;redacted&gt;"));
     assert!(
@@ -420,6 +428,7 @@ async fn events_stream_journal_entries_live_without_tokens() {
     assert!(!seen.contains(&ctx.token), "no token in events: {seen}");
     assert!(seen.contains("access_token=<redacted>"));
     assert!(seen.contains("Bearer <redacted>"));
+    assert!(seen.contains("\"account\":\"user@example.com\""), "{seen}");
 
     // Filters: only 404s.
     let filtered = http()

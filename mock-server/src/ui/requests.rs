@@ -31,12 +31,13 @@ fn row(out: &mut String, e: &Entry) {
         out,
         "<tr data-seq=\"{seq}\"><td><a class=\"open\" href=\"/_mock/ui/requests/{seq}\">{seq}</a></td>\
          <td>{time}</td><td>{method}</td><td class=\"path\">{target}</td><td>{op}</td>\
-         <td>{scope}</td><td class=\"{class}\">{status}</td><td>{ms:.1}</td><td>{fault}</td></tr>",
+         <td>{account}</td><td>{scope}</td><td class=\"{class}\">{status}</td><td>{ms:.1}</td><td>{fault}</td></tr>",
         seq = e.seq,
         time = Esc(&e.time),
         method = Esc(&e.method),
         target = Esc(&target),
         op = Esc(e.operation.name()),
+        account = Esc(e.account.as_deref().unwrap_or("")),
         scope = Esc(e.scope.as_deref().unwrap_or("")),
         status = e.status,
         ms = e.duration_ms,
@@ -89,7 +90,7 @@ pub async fn list(state: AppStateRef, params: Params) -> UiResult<Response> {
     let _ = write!(
         body,
         "<table id=\"requests\" data-events=\"{}\"><thead><tr><th>#</th><th>Time</th>\
-         <th>Method</th><th>Path</th><th>Operation</th><th>Scope</th><th>Status</th>\
+         <th>Method</th><th>Path</th><th>Operation</th><th>Account</th><th>Scope</th><th>Status</th>\
          <th>ms</th><th>Fault</th></tr></thead><tbody>",
         Esc(&events)
     );
@@ -119,13 +120,14 @@ pub async fn detail(state: AppStateRef, Path(seq): Path<String>) -> UiResult<Res
         })?;
     let json = serde_json::to_string_pretty(&entry).unwrap_or_default();
     let mut body = String::from("<table class=\"fields\" id=\"detail\">");
-    let fields: [(&str, String); 10] = [
+    let fields: [(&str, String); 11] = [
         ("Sequence", entry.seq.to_string()),
         ("Time", entry.time.clone()),
         ("Method", entry.method.clone()),
         ("Path", entry.path.clone()),
         ("Query", entry.query.clone().unwrap_or_default()),
         ("Operation", entry.operation.name().to_string()),
+        ("Account", entry.account.clone().unwrap_or_default()),
         ("Status", entry.status.to_string()),
         ("Duration", format!("{:.1} ms", entry.duration_ms)),
         ("Scope", entry.scope.clone().unwrap_or_default()),

@@ -30,6 +30,7 @@
     cell(tr, e.method || "");
     cell(tr, e.query ? e.path + "?" + e.query : e.path, "path");
     cell(tr, e.operation || "");
+    cell(tr, e.account || "");
     cell(tr, e.scope || "");
     var s = e.status;
     cell(tr, String(s), s === 0 || s >= 500 ? "s5" : s >= 400 ? "s4" : "s2");
