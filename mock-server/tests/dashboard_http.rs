@@ -459,3 +459,43 @@ async fn events_stream_journal_entries_live_without_tokens() {
     .await;
     assert!(rest.is_ok(), "the stream ended");
 }
+
+#[tokio::test]
+async fn the_dashboard_and_events_work_under_the_realistic_profile() {
+    let plan = acd_mock::faults::profiles::load("realistic").unwrap();
+    let ctx = Ctx::with(acd_mock::MockServer::builder().faults(plan).seed(7)).await;
+    let events = http()
+        .get(format!("{}/_mock/events", ctx.base()))
+        .send()
+        .await
+        .unwrap();
+    let mut events = events.bytes_stream();
+    // The admin API and the dashboard are not throttled or faulted: 40 page loads in a burst
+    // (the profile allows bursts of 20 API calls) all succeed.
+    for path in [
+        "/_mock/ui",
+        "/_mock/ui/faults",
+        "/_mock/ui/accounts",
+        "/_mock/ui/accounts/1/tree",
+    ]
+    .iter()
+    .cycle()
+    .take(40)
+    {
+        assert_eq!(page(&ctx, path).await.0, StatusCode::OK, "{path}");
+    }
+    // API calls past the burst are throttled, and the stream reports them with the rule.
+    let mut throttled = 0;
+    for _ in 0..30 {
+        if ctx.get(&ctx.m("account/endpoint")).await.0 == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    assert!(
+        throttled > 0,
+        "the realistic profile throttles a burst of 30"
+    );
+    let mut seen = String::new();
+    read_until(&mut events, &mut seen, "\"fault\":\"rate_limit\"").await;
+    assert!(seen.contains("\"status\":429"), "{seen}");
+}

@@ -38,7 +38,7 @@ pub const CSRF_FIELD: &str = "csrf";
 pub const LOGIN_PATH: &str = "/_mock/ui/login";
 /// The dashboard's script and style sheet (open without the token: the login page uses them,
 /// and they hold no data).
-pub const ASSETS_PATH: &str = "/_mock/ui/assets/";
+pub const ASSET_PATHS: [&str; 2] = ["/_mock/ui/assets/app.js", "/_mock/ui/assets/style.css"];
 
 /// The admin token. Its `Debug` output never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -240,7 +240,7 @@ pub async fn require_admin(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if !is_admin_path(path) || path == LOGIN_PATH || path.starts_with(ASSETS_PATH) {
+    if !is_admin_path(path) || path == LOGIN_PATH || ASSET_PATHS.contains(&path) {
         return next.run(request).await;
     }
     match state.admin.access(request.headers()) {
