@@ -3,8 +3,10 @@
 //! Request pipeline (outermost first): panic catcher → journal (classifies the request into an
 //! [`crate::operation::Operation`] and records the outcome) → `CONNECT` handling (tunnels of
 //! `--intercept` re-enter this same pipeline) → the fault layer ([`crate::faults::layer`]: it
-//! sees every classified request before any handler) → routes, whose handlers authenticate with
-//! [`crate::auth::Caller`].
+//! sees every classified request before any handler) → the admin gate
+//! ([`crate::ui::auth::require_admin`]: `/_mock/*` needs the admin token when one is set) →
+//! routes, whose API handlers authenticate with [`crate::auth::Caller`]. The admin API
+//! ([`crate::admin`]) and the dashboard ([`crate::ui`]) share the `/_mock` prefix.
 
 use std::sync::Arc;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub interceptor: Option<crate::intercept::Interceptor>,
     /// Fault rules, switches and their state.
     pub faults: crate::faults::Faults,
+    /// Who may use `/_mock/*` and the dashboard.
+    pub admin: crate::ui::auth::AdminAuth,
 }
 
 impl AppState {
@@ -105,9 +109,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ap/oa", get(signin::authorize))
         .route("/ap/signin", post(signin::sign_in))
         .route("/ap/oa/consent", post(signin::consent))
-        .nest("/_mock", admin::router())
+        .nest("/_mock", admin::router().merge(crate::ui::router()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ui::auth::require_admin,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::faults::layer::apply,

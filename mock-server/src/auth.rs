@@ -46,6 +46,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .meta
             .account(row.account)?
             .ok_or(ApiError::TokenExpired)?;
+        if let Some(slot) = parts.extensions.get::<crate::journal::AccountSlot>() {
+            let _ = slot.0.set(account.email.clone());
+        }
         Ok(Caller {
             account,
             client_id: row.client_id,

@@ -46,6 +46,8 @@ pub struct MockConfig {
     pub seed: Option<u64>,
     /// Largest JSON or form body accepted.
     pub max_json_body: usize,
+    /// The token `/_mock/*` and the dashboard require (`None`: open, loopback only).
+    pub admin_token: Option<crate::ui::auth::AdminToken>,
 }
 
 impl Default for MockConfig {
@@ -69,6 +71,7 @@ impl Default for MockConfig {
             faults: crate::faults::FaultPlan::default(),
             seed: None,
             max_json_body: 1024 * 1024,
+            admin_token: None,
         }
     }
 }

@@ -3,6 +3,9 @@
 //! Kept in memory, bounded (the oldest entries go first). Secrets never enter it: the
 //! `Authorization` header is recorded only as its scheme, and token-bearing query parameters
 //! are redacted.
+//!
+//! Each entry is also broadcast as it is recorded, for `/_mock/events` (server-sent events) and
+//! the dashboard's live request list.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -12,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Serialize;
+use tokio::sync::{broadcast, watch};
 
 use crate::app::AppState;
 use crate::operation::Operation;
@@ -50,16 +54,39 @@ pub struct Entry {
     /// The fault rule (or behaviour) that fired on this request, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The email of the account the request acted for, when its access token was valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
+/// Where [`crate::auth::Caller`] leaves the account a request acted for, so its journal entry
+/// can name it (the journal runs before authentication and does not look tokens up itself).
+#[derive(Debug, Clone, Default)]
+pub struct AccountSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
+
+/// How many entries a slow live subscriber may fall behind before it misses some.
+pub const LIVE_BACKLOG: usize = 1024;
+
 /// The bounded journal.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Journal {
     inner: Mutex<(u64, VecDeque<Entry>)>,
+    live: broadcast::Sender<Entry>,
+    closed: watch::Sender<bool>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            live: broadcast::channel(LIVE_BACKLOG).0,
+            closed: watch::channel(false).0,
+        }
+    }
 }
 
 impl Journal {
-    /// Adds an entry, giving it the next sequence number.
+    /// Adds an entry, giving it the next sequence number, and broadcasts it to live subscribers.
     pub fn push(&self, mut entry: Entry) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.0 += 1;
@@ -67,7 +94,45 @@ impl Journal {
         if inner.1.len() == CAPACITY {
             inner.1.pop_front();
         }
-        inner.1.push_back(entry);
+        inner.1.push_back(entry.clone());
+        // Sent under the lock, so subscribers see entries in sequence order. No subscriber: fine.
+        let _ = self.live.send(entry);
+    }
+
+    /// Entries as they are recorded from now on, and the sequence number of the last entry
+    /// recorded before (read together: the receiver gets exactly the entries after it; see
+    /// [`Journal::entries_after`] for the backlog up to it).
+    pub fn subscribe(&self) -> (u64, broadcast::Receiver<Entry>) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.0, self.live.subscribe())
+    }
+
+    /// The kept entries with a sequence number above `seq`, oldest first.
+    pub fn entries_after(&self, seq: u64) -> Vec<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.1.iter().filter(|e| e.seq > seq).cloned().collect()
+    }
+
+    /// The sequence number of the latest entry (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// The kept entry with this sequence number.
+    pub fn entry(&self, seq: u64) -> Option<Entry> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.1.iter().find(|e| e.seq == seq).cloned()
+    }
+
+    /// Ends every live stream (the server is shutting down: open event streams would otherwise
+    /// keep the graceful shutdown waiting forever).
+    pub fn close_streams(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Turns `true` when the server shuts down.
+    pub fn closed(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     /// The last `limit` entries, oldest first, optionally only of one operation.
@@ -130,6 +195,8 @@ pub async fn record(
     let query = request.uri().query().map(redact_query);
     let operation = Operation::classify(&method, &path, request.uri().query());
     request.extensions_mut().insert(operation);
+    let account = AccountSlot::default();
+    request.extensions_mut().insert(account.clone());
     let authorization = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -168,6 +235,7 @@ pub async fn record(
             authorization,
             scope,
             fault,
+            account: account.0.get().cloned(),
         });
     }
     response
@@ -201,10 +269,44 @@ mod tests {
                 authorization: None,
                 scope: None,
                 fault: None,
+                account: None,
             });
         }
         let all = j.entries(usize::MAX, None);
         assert_eq!(all.len(), CAPACITY);
         assert_eq!(all.last().map(|e| e.seq), Some((CAPACITY + 5) as u64));
+        assert_eq!(j.last_seq(), (CAPACITY + 5) as u64);
+        assert_eq!(j.entries_after((CAPACITY + 3) as u64).len(), 2);
+        assert!(j.entry(1).is_none(), "the oldest entries are gone");
+    }
+
+    #[tokio::test]
+    async fn entries_are_broadcast_as_recorded() {
+        let j = Journal::default();
+        let (before, mut live) = j.subscribe();
+        assert_eq!(before, 0);
+        for status in [200, 503] {
+            j.push(Entry {
+                seq: 0,
+                time: String::new(),
+                method: "GET".into(),
+                path: "/".into(),
+                query: None,
+                operation: Operation::Other,
+                status,
+                duration_ms: 0.0,
+                authorization: None,
+                scope: None,
+                fault: None,
+                account: None,
+            });
+        }
+        let first = live.recv().await.unwrap_or_else(|e| panic!("{e}"));
+        let second = live.recv().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((first.seq, first.status), (1, 200));
+        assert_eq!((second.seq, second.status), (2, 503));
+        let mut closed = j.closed();
+        j.close_streams();
+        assert!(closed.wait_for(|c| *c).await.is_ok());
     }
 }

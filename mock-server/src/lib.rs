@@ -13,6 +13,7 @@ pub mod journal;
 pub mod operation;
 pub mod server;
 pub mod store;
+pub mod ui;
 pub mod util;
 
 use std::future::Future;
@@ -58,6 +59,17 @@ pub enum StartError {
     /// A fault rule of the plan is invalid.
     #[error("invalid fault plan: {0}")]
     Faults(#[from] faults::rule::RuleError),
+    /// Listening beyond loopback without an admin token would hand the admin API to anyone.
+    #[error(
+        "refusing to listen on {addr} without an admin token: anyone who can reach it could read every account and mint tokens for it. Set one with --admin-token TOKEN or ACD_MOCK_ADMIN_TOKEN=TOKEN (MockServerBuilder::admin_token in code), or listen on 127.0.0.1"
+    )]
+    AdminTokenRequired {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// An empty admin token would let anyone in.
+    #[error("the admin token is empty: give --admin-token (ACD_MOCK_ADMIN_TOKEN) a secret value")]
+    EmptyAdminToken,
     /// Something else went wrong while setting up.
     #[error("cannot start: {0}")]
     Setup(#[from] error::ApiError),
@@ -159,6 +171,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Require this token for `/_mock/*` and the dashboard (`Authorization: Bearer TOKEN`, or
+    /// the dashboard's login form). Needed to listen beyond loopback.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.config.admin_token = Some(ui::auth::AdminToken::new(token));
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: MockConfig) -> Self {
         self.config = config;
@@ -192,6 +211,7 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
     // is installed: HTTP clients in the same process (tests, embedders) built without a provider
     // of their own (reqwest's `rustls-no-provider`) then work too.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    check_admin_token(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -239,6 +259,7 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
         None
     };
     let faults = faults::Faults::new(config.faults.clone(), config.seed)?;
+    let config_admin_token = config.admin_token.clone();
     let state = Arc::new(AppState {
         config,
         base_url,
@@ -248,17 +269,38 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
         consents: api::signin::PendingConsents::default(),
         interceptor,
         faults,
+        admin: ui::auth::AdminAuth::new(config_admin_token),
     });
     admin::ensure_default_account(&state)?;
     Ok((listener, state))
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests and returns.
+/// The admin-token rules checked at start: a non-loopback address needs a token, and a token
+/// must not be empty.
+pub fn check_admin_token(config: &MockConfig) -> Result<(), StartError> {
+    if config.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
+        return Err(StartError::EmptyAdminToken);
+    }
+    if !ui::auth::listen_allowed(&config.listen, config.admin_token.as_ref()) {
+        return Err(StartError::AdminTokenRequired {
+            addr: config.listen,
+        });
+    }
+    Ok(())
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests and returns (open event
+/// streams end at once, so they do not hold the shutdown up).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let streams = Arc::clone(&state);
+    let shutdown = async move {
+        shutdown.await;
+        streams.journal.close_streams();
+    };
     server::serve(listener, state, shutdown).await
 }
 

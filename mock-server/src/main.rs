@@ -66,6 +66,11 @@ struct Cli {
     /// Seed of every random choice the fault layer makes (same seed + same requests = same faults).
     #[arg(long, env = "ACD_MOCK_SEED")]
     seed: Option<u64>,
+    /// Require this token for the admin API (/_mock/*) and the dashboard (/_mock/ui):
+    /// `Authorization: Bearer TOKEN`, or the dashboard's login form. Required to listen on
+    /// anything but a loopback address.
+    #[arg(long, env = "ACD_MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, env = "ACD_MOCK_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -193,6 +198,7 @@ async fn run(
         seed: cli.seed,
         intercept: cli.intercept,
         ca_out: cli.ca_out,
+        admin_token: cli.admin_token.map(acd_mock::ui::auth::AdminToken::new),
         ..MockConfig::default()
     };
     let (listener, state) = acd_mock::prepare(config).await?;
@@ -201,7 +207,19 @@ async fn run(
     writeln!(out, "acd-mock listening on http://{addr}")?;
     writeln!(out, "endpoint: {}account/endpoint", state.metadata_url())?;
     writeln!(out, "account: {} password: {}", cli.email, cli.password)?;
-    writeln!(out, "token: curl -s -X POST http://{addr}/_mock/tokens")?;
+    if state.admin.required() {
+        writeln!(
+            out,
+            "token: curl -s -X POST -H \"Authorization: Bearer $ACD_MOCK_ADMIN_TOKEN\" http://{addr}/_mock/tokens"
+        )?;
+        writeln!(
+            out,
+            "dashboard: http://{addr}/_mock/ui (sign in with the admin token)"
+        )?;
+    } else {
+        writeln!(out, "token: curl -s -X POST http://{addr}/_mock/tokens")?;
+        writeln!(out, "dashboard: http://{addr}/_mock/ui")?;
+    }
     if cli.faults != "none" {
         writeln!(out, "faults: {} (seed {})", cli.faults, state.faults.seed())?;
     }
