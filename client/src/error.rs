@@ -113,6 +113,19 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// A write's answer was lost and the node is now in a state that is neither "applied" nor
+    /// "not applied" (someone else changed it meanwhile).
+    #[error(
+        "{operation}: the answer was lost and node {node} is now {found}; look at it before trying again"
+    )]
+    Diverged {
+        /// The write.
+        operation: String,
+        /// The node's id.
+        node: String,
+        /// What was found.
+        found: String,
+    },
     /// Retries ran out; the last error is kept.
     #[error("{last} (gave up after {attempts} attempts in {elapsed:.1?})")]
     RetriesExhausted {
@@ -143,14 +156,17 @@ impl Error {
             Error::Usage(_) => ErrorKind::Usage,
             Error::Protocol { .. } => ErrorKind::ServerError,
             Error::Cache { .. } => ErrorKind::Io,
+            Error::Diverged { .. } => ErrorKind::Refused,
             Error::RetriesExhausted { last, .. } => last.kind(),
         }
     }
 
-    /// True when trying again later may succeed. Exhausted retries are permanent.
+    /// True when trying again later may succeed. Exhausted retries are permanent, and so is
+    /// a 2xx answer whose body does not parse ([`Error::Protocol`]): asking again would get
+    /// the same body.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Error::RetriesExhausted { .. } => false,
+            Error::RetriesExhausted { .. } | Error::Protocol { .. } => false,
             _ => matches!(
                 self.kind(),
                 ErrorKind::RateLimited
@@ -160,6 +176,38 @@ impl Error {
                     | ErrorKind::ServerError
                     | ErrorKind::Transport
             ),
+        }
+    }
+
+    /// True when the request may have taken effect although it failed: it was sent, and then
+    /// the connection was reset or timed out, the answer's body was cut, or the service
+    /// answered 408, 500, 502, 503 or 504 (the real service committed writes and still
+    /// answered so, reference §8.2 and §8.6). A non-idempotent write that fails this way is
+    /// reconciled (its effect looked for) before it is sent again; a connection that was
+    /// never made, a throttle (429) and a refused token leave nothing applied.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Api { status, kind, .. } => {
+                UNKNOWN_OUTCOME_STATUSES.contains(status) && *kind == ErrorKind::ServerError
+                    || *status == 0 && *kind == ErrorKind::Transport
+            }
+            Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+            Error::RetriesExhausted { last, .. } => last.outcome_unknown(),
+            _ => false,
+        }
+    }
+
+    /// The request got no (complete) HTTP answer for a reason only described in words (a
+    /// body that ended early, a token endpoint that could not be reached): a temporary
+    /// transport failure whose outcome is unknown.
+    pub fn unanswered(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Api {
+            operation: operation.into(),
+            status: 0,
+            kind: ErrorKind::Transport,
+            message: message.into(),
+            conflict_node_id: None,
+            retry_after: None,
         }
     }
 
@@ -207,6 +255,47 @@ impl Error {
             source: source.without_url(),
         }
     }
+}
+
+/// The error statuses after which a write may have been applied (see
+/// [`Error::outcome_unknown`]).
+const UNKNOWN_OUTCOME_STATUSES: [u16; 5] = [408, 500, 502, 503, 504];
+
+/// The most of an error body that is read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Read an error response (bounded) and classify it.
+pub async fn error_from_response(operation: &str, mut response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
+        }
+    }
+    classify(
+        operation,
+        status,
+        &String::from_utf8_lossy(&body),
+        retry_after,
+    )
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or_default())
 }
 
 /// Classify an HTTP error status and body, once, into an [`Error::Api`].
@@ -365,6 +454,44 @@ mod tests {
             e.to_string()
                 .contains("InvalidArgument: Only one auth mechanism allowed")
         );
+    }
+
+    #[test]
+    fn outcome_unknown_is_decided_by_the_classification() {
+        for status in [408, 500, 502, 503, 504] {
+            assert!(classify("move", status, "", None).outcome_unknown(), "{status}");
+        }
+        for status in [400, 401, 404, 409, 429] {
+            assert!(!classify("move", status, "", None).outcome_unknown(), "{status}");
+        }
+        assert!(Error::unanswered("move", "the body ended early").outcome_unknown());
+        let protocol = Error::Protocol {
+            operation: "move".into(),
+            message: "bad JSON".into(),
+        };
+        assert!(!protocol.is_temporary() && !protocol.outcome_unknown());
+        let exhausted = Error::RetriesExhausted {
+            attempts: 3,
+            elapsed: Duration::from_secs(1),
+            last: Box::new(classify("move", 504, "", None)),
+        };
+        assert!(exhausted.outcome_unknown() && !exhausted.is_temporary());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
+        let wait = parse_retry_after(&soon.replace("+0000", "GMT")).unwrap_or_default();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod ops;
 pub mod pacer;
 pub mod paths;
 pub mod remote;
+pub mod retry;
 pub mod transfer;
 
 pub use error::{Error, ErrorKind, Result};

@@ -7,6 +7,7 @@
 //!   `Retry-After` the service asked for if that is longer (rclone ignored it).
 //! - One call is tried at most [`PacerConfig::attempts`] times and within
 //!   [`PacerConfig::budget`]; then it fails with [`Error::RetriesExhausted`], which is permanent.
+//!   These rules live in [`crate::retry::RetryContext`], which every retry loop uses.
 //!
 //! Time comes from `tokio::time`, so tests run with a paused clock; randomness comes from an
 //! injectable source ([`Pacer::with_random`]).
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::retry::RetryContext;
 
 /// The pacer's limits.
 #[derive(Debug, Clone)]
@@ -97,7 +99,7 @@ impl Pacer {
         self.retries.load(Ordering::Relaxed)
     }
 
-    /// Count a retry made outside [`Pacer::call`] (a listing restart, an upload retry).
+    /// Count one retry (called by [`RetryContext`]; the one counter the summary shows).
     pub fn count_retry(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
@@ -116,6 +118,19 @@ impl Pacer {
             start
         };
         tokio::time::sleep_until(start).await;
+    }
+
+    /// How long the next call start waits from now (the back-off in force, if any).
+    pub fn pending_wait(&self) -> Duration {
+        let state = self.lock();
+        state
+            .next_start
+            .map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// A retry context over this pacer for one logical operation.
+    pub fn retry_context(&self, what: &str) -> RetryContext<'_> {
+        RetryContext::new(self, what)
     }
 
     /// Record a call's outcome; returns the back-off it imposed (zero after a success).
@@ -149,36 +164,20 @@ impl Pacer {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let started = Instant::now();
-        let mut attempt = 0;
+        let mut ctx = RetryContext::new(self, what);
         loop {
-            attempt += 1;
-            self.pace().await;
-            let result = op(attempt).await;
-            let error = match result {
+            ctx.begin().await;
+            match op(ctx.attempts()).await {
                 Ok(value) => {
                     self.record(None);
                     return Ok(value);
                 }
-                Err(e) => e,
-            };
-            let delay = self.record(Some(&error));
-            if !error.is_temporary() {
-                return Err(error);
+                Err(error) => {
+                    if ctx.backoff(&error).is_none() {
+                        return Err(ctx.into_error(error));
+                    }
+                }
             }
-            let elapsed = started.elapsed();
-            if attempt >= self.config.attempts || elapsed + delay > self.config.budget {
-                return Err(Error::RetriesExhausted {
-                    attempts: attempt,
-                    elapsed,
-                    last: Box::new(error),
-                });
-            }
-            self.count_retry();
-            tracing::info!(
-                "{what}: {error}; retry {attempt}/{} in {delay:.2?}",
-                self.config.attempts - 1
-            );
         }
     }
 

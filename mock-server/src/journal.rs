@@ -54,6 +54,10 @@ pub struct Entry {
     /// The fault rule (or behaviour) that fired on this request, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// For an `after_commit` fault: the status the handler answered (the write it applied)
+    /// before the fault replaced or cut the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed: Option<u16>,
     /// The email of the account the request acted for, when its access token was valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -221,6 +225,10 @@ pub async fn record(
         .extensions()
         .get::<crate::faults::layer::Fired>()
         .map(|f| f.0.clone());
+    let committed = response
+        .extensions()
+        .get::<crate::faults::layer::Committed>()
+        .map(|c| c.0);
     tracing::info!(%method, %path, %operation, status, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     if operation != Operation::Admin {
         state.journal.push(Entry {
@@ -235,6 +243,7 @@ pub async fn record(
             authorization,
             scope,
             fault,
+            committed,
             account: account.0.get().cloned(),
         });
     }
@@ -269,6 +278,7 @@ mod tests {
                 authorization: None,
                 scope: None,
                 fault: None,
+                committed: None,
                 account: None,
             });
         }
@@ -298,6 +308,7 @@ mod tests {
                 authorization: None,
                 scope: None,
                 fault: None,
+                committed: None,
                 account: None,
             });
         }

@@ -11,7 +11,6 @@ pub mod model;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -19,8 +18,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::auth::TokenSource;
-use crate::error::{Error, ErrorKind, Result, classify};
+use crate::error::{Error, ErrorKind, Result};
+pub use crate::error::{error_from_response, parse_retry_after};
 use crate::pacer::Pacer;
+use crate::retry::RetryContext;
 use endpoints::EndpointCache;
 use model::{ChangeSet, Endpoints, Node, NodeList, Quota, Usage};
 
@@ -32,6 +33,17 @@ pub trait WriteLog: Send + Sync + std::fmt::Debug {
     /// The latest known state of nodes written within the consistency window that are, or
     /// were, in `folder`.
     fn recent_in(&self, folder: &str) -> Vec<Node>;
+}
+
+/// What reconciling a write whose outcome was unknown found.
+#[derive(Debug)]
+pub enum Reconciled<T> {
+    /// The write took effect; its result as the service holds it now.
+    Applied(T),
+    /// It did not take effect: it may be sent again.
+    NotApplied,
+    /// Something else happened to the node: this error (naming it) is reported.
+    Diverged(Error),
 }
 
 /// True when `node` is a live child of `folder`.
@@ -46,9 +58,6 @@ pub fn at_least_as_new(a: &Node, b: &Node) -> bool {
         _ => true,
     }
 }
-
-/// The most of an error body that is read.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// A connected drive: discovered endpoints, a token source and a pacer.
 pub struct Drive {
@@ -114,6 +123,7 @@ impl Drive {
         metadata: url::Url,
         content: url::Url,
     ) -> Self {
+        auth.pace_with(pacer.clone());
         Self {
             http,
             auth,
@@ -225,7 +235,9 @@ impl Drive {
         Err(error)
     }
 
-    /// A paced, retried call whose 2xx answer is JSON. A 401 refreshes the token and is retried
+    /// A paced, retried call whose 2xx answer is JSON, for idempotent calls (reads, and writes
+    /// whose replay is harmless): any temporary failure is simply sent again. Writes that must
+    /// not be applied twice use [`Drive::call_write`]. A 401 refreshes the token and is retried
     /// once; a second 401 in a row is reported as a sign-in problem.
     pub async fn call_json<T, F>(&self, operation: &str, build: F) -> Result<T>
     where
@@ -236,25 +248,98 @@ impl Drive {
         let (build, refreshed) = (&build, &refreshed);
         self.pacer
             .call(operation, move |_| async move {
-                // After one refresh, a second refusal is reported, not refreshed again.
-                let refresh_on_401 = !refreshed.load(Ordering::SeqCst);
-                let response = match self
-                    .send_authorized(operation, build(), refresh_on_401)
-                    .await
-                {
-                    Err(e) if is_auth_failure(&e) => {
-                        if refreshed.swap(true, Ordering::SeqCst) {
-                            return Err(Error::Auth(format!(
-                                "{operation}: the service refused a freshly refreshed token ({e}); run `acd config reconnect <remote>` to sign in again"
-                            )));
-                        }
-                        return Err(e);
-                    }
-                    other => other?,
-                };
-                read_json(operation, response).await
+                self.attempt_json(operation, build(), refreshed).await
             })
             .await
+    }
+
+    /// One attempt of a JSON call. After one refresh (`refreshed`), a second refusal of the
+    /// token is reported, not refreshed again.
+    async fn attempt_json<T: DeserializeOwned>(
+        &self,
+        operation: &str,
+        request: RequestBuilder,
+        refreshed: &AtomicBool,
+    ) -> Result<T> {
+        let refresh_on_401 = !refreshed.load(Ordering::SeqCst);
+        let response = match self
+            .send_authorized(operation, request, refresh_on_401)
+            .await
+        {
+            Err(e) if is_auth_failure(&e) => {
+                if refreshed.swap(true, Ordering::SeqCst) {
+                    return Err(Error::Auth(format!(
+                        "{operation}: the service refused a freshly refreshed token ({e}); run `acd config reconnect <remote>` to sign in again"
+                    )));
+                }
+                return Err(e);
+            }
+            other => other?,
+        };
+        read_json(operation, response).await
+    }
+
+    /// A paced, retried call for a non-idempotent write. When an attempt fails with an unknown
+    /// outcome ([`Error::outcome_unknown`]: sent, then a reset, a timeout, a cut answer or a
+    /// 5xx), `reconcile` reads the state first and decides: the write took effect (its
+    /// result is returned, nothing is sent again), it did not (the write is retried after the
+    /// back-off), or something else happened (that error is returned). A write is never
+    /// applied twice on purpose, and a write that took effect is never reported as failed.
+    pub async fn call_write<T, F, C, CF>(
+        &self,
+        operation: &str,
+        build: F,
+        reconcile: C,
+    ) -> Result<T>
+    where
+        T: DeserializeOwned,
+        F: Fn() -> RequestBuilder,
+        C: Fn() -> CF,
+        CF: std::future::Future<Output = Result<Reconciled<T>>>,
+    {
+        let refreshed = AtomicBool::new(false);
+        let mut ctx = RetryContext::new(&self.pacer, operation);
+        loop {
+            ctx.begin().await;
+            let error = match self.attempt_json(operation, build(), &refreshed).await {
+                Ok(value) => {
+                    self.pacer.record(None);
+                    return Ok(value);
+                }
+                Err(e) => e,
+            };
+            if error.outcome_unknown() {
+                tracing::warn!("{operation}: {error}; it may have been applied: checking");
+                match reconcile().await? {
+                    Reconciled::Applied(value) => {
+                        tracing::info!("{operation}: it was applied; done");
+                        self.pacer.record(None);
+                        return Ok(value);
+                    }
+                    Reconciled::NotApplied => {
+                        tracing::info!("{operation}: it was not applied; sending it again");
+                    }
+                    Reconciled::Diverged(e) => return Err(e),
+                }
+            }
+            if ctx.backoff(&error).is_none() {
+                return Err(ctx.into_error(error));
+            }
+        }
+    }
+
+    /// The node as the service has it now (for reconciliation); a node that is gone makes
+    /// the write's outcome an error naming it.
+    async fn reconcile_read(&self, operation: &str, id: &str) -> Result<Node> {
+        match self.node(id, false).await {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::Diverged {
+                operation: operation.into(),
+                node: id.into(),
+                found: "gone (404)".into(),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Like [`Drive::call_json`] for calls whose answer is not needed.
@@ -433,32 +518,18 @@ impl Drive {
         url: &url::Url,
         query: &[(&str, &str)],
     ) -> Result<Vec<Node>> {
-        let limits = self.pacer.config().clone();
-        let started = tokio::time::Instant::now();
-        let mut attempt = 0;
+        // Each page is paced and recorded by `call_once`; a failed page restarts the listing.
+        let mut ctx = RetryContext::over_paced_calls(&self.pacer, operation);
         loop {
-            attempt += 1;
+            ctx.begin_unpaced();
             match self.list_pages_once(operation, url, query).await {
                 Ok(nodes) => return Ok(nodes),
-                Err(e)
-                    if e.is_temporary()
-                        && attempt < limits.attempts
-                        && started.elapsed() < limits.budget =>
-                {
-                    self.pacer.count_retry();
-                    tracing::info!(
-                        "{operation}: {e}; restarting the listing ({attempt}/{})",
-                        limits.attempts - 1
-                    );
+                Err(e) => {
+                    if ctx.backoff(&e).is_none() {
+                        return Err(ctx.into_error(e));
+                    }
+                    tracing::info!("{operation}: restarting the listing");
                 }
-                Err(e) if e.is_temporary() => {
-                    return Err(Error::RetriesExhausted {
-                        attempts: attempt,
-                        elapsed: started.elapsed(),
-                        last: Box::new(e),
-                    });
-                }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -490,14 +561,23 @@ impl Drive {
     }
 
     /// Create a folder. A 409 whose conflicting node is a live folder returns that folder (it
-    /// exists already, perhaps under a name differing in case).
+    /// exists already, perhaps under a name differing in case; or an earlier attempt whose
+    /// answer was lost created it). After an unknown outcome the name is looked up first.
     pub async fn create_folder(&self, parent: &str, name: &str) -> Result<Node> {
         let url = self.metadata_url("nodes")?;
         let body = json!({"name": name, "kind": "FOLDER", "parents": [parent]});
         let created = self
-            .call_json("create folder", || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .call_write(
+                "create folder",
+                || self.request(Method::POST, url.clone()).json(&body),
+                || async {
+                    Ok::<_, Error>(match self.lookup(parent, name).await? {
+                        Some(n) if n.is_folder() => Reconciled::Applied(n),
+                        // A file holds the name: the retry's 409 says so.
+                        _ => Reconciled::NotApplied,
+                    })
+                },
+            )
             .await;
         if let Ok(node) = &created {
             self.record_write(node, &[]);
@@ -509,6 +589,7 @@ impl Drive {
                 };
                 let existing = self.node(id, false).await?;
                 if existing.is_folder() && existing.is_available() {
+                    self.record_write(&existing, &[]);
                     Ok(existing)
                 } else {
                     Err(e)
@@ -518,70 +599,144 @@ impl Drive {
         }
     }
 
-    /// Rename a node.
+    /// Rename a node. After an unknown outcome the node's name tells whether it happened.
     pub async fn rename(&self, id: &str, name: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("nodes/{id}"))?;
         let body = json!({"name": name});
         let node: Node = self
-            .call_json("rename", || {
-                self.request(Method::PATCH, url.clone()).json(&body)
-            })
+            .call_write(
+                "rename",
+                || self.request(Method::PATCH, url.clone()).json(&body),
+                || async {
+                    let now = self.reconcile_read("rename", id).await?;
+                    Ok::<_, Error>(if now.name() == name {
+                        Reconciled::Applied(now)
+                    } else {
+                        Reconciled::NotApplied
+                    })
+                },
+            )
             .await?;
         self.record_write(&node, &[]);
         Ok(node)
     }
 
-    /// Move a node from one parent to another.
+    /// Move a node from one parent to another. After an unknown outcome the node's parents
+    /// tell whether it happened; parents that are neither before nor after are an error.
     pub async fn move_node(&self, id: &str, from: &str, to: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("nodes/{to}/children"))?;
         let body = json!({"fromParent": from, "childId": id});
         let node: Node = self
-            .call_json("move", || {
-                self.request(Method::POST, url.clone()).json(&body)
-            })
+            .call_write(
+                "move",
+                || self.request(Method::POST, url.clone()).json(&body),
+                || async {
+                    let now = self.reconcile_read("move", id).await?;
+                    let has = |p: &str| now.parents.iter().any(|x| x == p);
+                    Ok::<_, Error>(match (has(from), has(to)) {
+                        (false, true) => Reconciled::Applied(now),
+                        (true, false) => Reconciled::NotApplied,
+                        _ => Reconciled::Diverged(Error::Diverged {
+                            operation: "move".into(),
+                            node: id.into(),
+                            found: format!(
+                                "in folders {:?} (expected {from} or {to})",
+                                now.parents
+                            ),
+                        }),
+                    })
+                },
+            )
             .await?;
         self.record_write(&node, &[from.to_string()]);
         Ok(node)
     }
 
-    /// Add a parent to a node.
+    /// Add a parent to a node (after an unknown outcome: done if the node has it).
     pub async fn add_parent(&self, id: &str, parent: &str) -> Result<()> {
         let url = self.metadata_url(&format!("nodes/{parent}/children/{id}"))?;
-        self.call_unit("add parent", || self.request(Method::PUT, url.clone()))
-            .await
+        let _: serde_json::Value = self
+            .call_write(
+                "add parent",
+                || self.request(Method::PUT, url.clone()),
+                || async {
+                    let now = self.reconcile_read("add parent", id).await?;
+                    Ok::<_, Error>(if now.parents.iter().any(|p| p == parent) {
+                        Reconciled::Applied(serde_json::Value::Null)
+                    } else {
+                        Reconciled::NotApplied
+                    })
+                },
+            )
+            .await?;
+        Ok(())
     }
 
-    /// Remove a parent from a node.
+    /// Remove a parent from a node (after an unknown outcome: done if the node lacks it).
     pub async fn remove_parent(&self, id: &str, parent: &str) -> Result<()> {
         let url = self.metadata_url(&format!("nodes/{parent}/children/{id}"))?;
-        self.call_unit("remove parent", || {
-            self.request(Method::DELETE, url.clone())
-        })
-        .await
+        let _: serde_json::Value = self
+            .call_write(
+                "remove parent",
+                || self.request(Method::DELETE, url.clone()),
+                || async {
+                    let now = self.reconcile_read("remove parent", id).await?;
+                    Ok::<_, Error>(if now.parents.iter().any(|p| p == parent) {
+                        Reconciled::NotApplied
+                    } else {
+                        Reconciled::Applied(serde_json::Value::Null)
+                    })
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Move a node (and, for a folder, its subtree) to the trash. Third-party apps cannot
-    /// delete permanently; this is the only delete there is.
+    /// delete permanently; this is the only delete there is. After an unknown outcome the
+    /// node's status tells whether it happened.
     pub async fn trash(&self, id: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("trash/{id}"))?;
         let node: Node = self
-            .call_json("trash", || {
-                self.request(Method::PUT, url.clone())
-                    .header(reqwest::header::CONTENT_LENGTH, "0")
-            })
+            .call_write(
+                "trash",
+                || {
+                    self.request(Method::PUT, url.clone())
+                        .header(reqwest::header::CONTENT_LENGTH, "0")
+                },
+                || async {
+                    let now = self.reconcile_read("trash", id).await?;
+                    Ok::<_, Error>(if now.is_available() {
+                        Reconciled::NotApplied
+                    } else {
+                        Reconciled::Applied(now)
+                    })
+                },
+            )
             .await?;
         self.record_write(&node, &[]);
         Ok(node)
     }
 
-    /// Restore a node from the trash.
+    /// Restore a node from the trash (after an unknown outcome: done if it is available).
     pub async fn restore(&self, id: &str) -> Result<Node> {
         let url = self.metadata_url(&format!("trash/{id}/restore"))?;
         let node: Node = self
-            .call_json("restore", || {
-                self.request(Method::POST, url.clone())
-                    .header(reqwest::header::CONTENT_LENGTH, "0")
-            })
+            .call_write(
+                "restore",
+                || {
+                    self.request(Method::POST, url.clone())
+                        .header(reqwest::header::CONTENT_LENGTH, "0")
+                },
+                || async {
+                    let now = self.reconcile_read("restore", id).await?;
+                    Ok::<_, Error>(if now.is_available() {
+                        Reconciled::Applied(now)
+                    } else {
+                        Reconciled::NotApplied
+                    })
+                },
+            )
             .await?;
         self.record_write(&node, &[]);
         Ok(node)
@@ -715,40 +870,6 @@ pub async fn read_json<T: DeserializeOwned>(
     })
 }
 
-/// Read an error response (bounded) and classify it.
-pub async fn error_from_response(operation: &str, mut response: reqwest::Response) -> Error {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= ERROR_BODY_LIMIT {
-            break;
-        }
-    }
-    classify(
-        operation,
-        status,
-        &String::from_utf8_lossy(&body),
-        retry_after,
-    )
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or_default())
-}
-
 fn base_url(text: &str, field: &str) -> Result<url::Url> {
     let mut url = url::Url::parse(text).map_err(|e| Error::Protocol {
         operation: "discover endpoints".into(),
@@ -764,25 +885,4 @@ fn base_url(text: &str, field: &str) -> Result<url::Url> {
 fn join(base: &url::Url, path: &str) -> Result<url::Url> {
     base.join(path)
         .map_err(|e| Error::Usage(format!("cannot build a URL for {path:?}: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        let wait = parse_retry_after(&soon.replace("+0000", "GMT")).unwrap_or_default();
-        assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 }

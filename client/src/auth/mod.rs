@@ -165,6 +165,7 @@ pub struct TokenSource {
     store: Option<TokenStore>,
     current: tokio::sync::Mutex<Token>,
     refreshes: std::sync::atomic::AtomicU64,
+    pacer: std::sync::OnceLock<Arc<crate::pacer::Pacer>>,
 }
 
 impl fmt::Debug for TokenSource {
@@ -194,7 +195,14 @@ impl TokenSource {
             store,
             current: tokio::sync::Mutex::new(token),
             refreshes: Default::default(),
+            pacer: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Pace (and retry) token requests with the remote's pacer from now on (once; later calls
+    /// are ignored). Without one, refreshes get a pacer of their own.
+    pub fn pace_with(&self, pacer: Arc<crate::pacer::Pacer>) {
+        let _ = self.pacer.set(pacer);
     }
 
     /// How many refreshes this source has made.
@@ -255,7 +263,11 @@ impl TokenSource {
             }
         }
         tracing::debug!("refreshing the access token");
-        let fresh = oauth::refresh(&self.settings, &self.http, current).await?;
+        let pacer = self
+            .pacer
+            .get_or_init(|| Arc::new(oauth::token_pacer()))
+            .clone();
+        let fresh = oauth::refresh(&self.settings, &self.http, &pacer, current).await?;
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(store) = self.store.clone() {

@@ -5,8 +5,6 @@
 //! which rclone relied on). Errors become messages that say what to do: `invalid_grant` means
 //! sign in again, `invalid_client` means check the client id and secret.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
@@ -19,12 +17,23 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::Token;
 use crate::config::RemoteConfig;
 use crate::error::{Error, Result};
+use crate::pacer::{Pacer, PacerConfig};
+use crate::retry::RetryContext;
 
 /// The scopes rclone asks for.
 pub const SCOPES: &[&str] = &["clouddrive:read_all", "clouddrive:write"];
 
-/// How often a failing (non-4xx) token request is tried (rclone: 5, 1 s apart).
-const TOKEN_TRIES: u32 = 5;
+/// How often a failing (non-4xx) token request is tried at most (rclone: 5); the back-off
+/// between tries is the remote's pacer's, like any call's.
+pub const TOKEN_TRIES: u32 = 5;
+
+/// A pacer for token requests made outside a remote (signing in).
+pub fn token_pacer() -> Pacer {
+    Pacer::new(PacerConfig {
+        attempts: TOKEN_TRIES,
+        ..PacerConfig::default()
+    })
+}
 
 /// What the token endpoint needs to know about the app.
 #[derive(Clone)]
@@ -98,7 +107,8 @@ pub async fn exchange_code(
     redirect_uri: &str,
 ) -> Result<Token> {
     let redirect = parse_url(redirect_uri, "redirect URI", RedirectUrl::new)?;
-    request_token(settings, http, |client| {
+    let pacer = token_pacer();
+    request_token(settings, &pacer, |client| {
         let client = client.set_redirect_uri(redirect.clone());
         let code = AuthorizationCode::new(code.to_string());
         async move {
@@ -111,10 +121,12 @@ pub async fn exchange_code(
     .await
 }
 
-/// Use the refresh token of `current` to get a new access token.
+/// Use the refresh token of `current` to get a new access token, paced (and retried) by the
+/// remote's `pacer`.
 pub async fn refresh(
     settings: &OAuthSettings,
     http: &reqwest::Client,
+    pacer: &Pacer,
     current: &Token,
 ) -> Result<Token> {
     if current.refresh_token.expose_secret().is_empty() {
@@ -124,7 +136,7 @@ pub async fn refresh(
         )));
     }
     let refresh = RefreshToken::new(current.refresh_token.expose_secret().to_string());
-    let mut token = request_token(settings, http, |client| {
+    let mut token = request_token(settings, pacer, |client| {
         let refresh = refresh.clone();
         async move {
             client
@@ -152,12 +164,8 @@ type TokenReply = oauth2::basic::BasicTokenResponse;
 type TokenError = RequestTokenError<HttpError, oauth2::basic::BasicErrorResponse>;
 
 /// Run a token request with Basic client auth, falling back to form fields once, and retrying
-/// transient failures.
-async fn request_token<F, Fut>(
-    settings: &OAuthSettings,
-    _http: &reqwest::Client,
-    call: F,
-) -> Result<Token>
+/// transient failures through a [`RetryContext`] on `pacer` (at most [`TOKEN_TRIES`] tries).
+async fn request_token<F, Fut>(settings: &OAuthSettings, pacer: &Pacer, call: F) -> Result<Token>
 where
     F: Fn(Basic) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<TokenReply, TokenError>>,
@@ -169,12 +177,15 @@ where
         ))
         .set_token_uri(token_url);
     let mut auth_type = AuthType::BasicAuth;
-    let mut attempt = 0;
+    let mut ctx = RetryContext::new(pacer, "get a token").at_most(TOKEN_TRIES);
     loop {
-        attempt += 1;
+        ctx.begin().await;
         let reply = call(base.clone().set_auth_type(auth_type.clone())).await;
         match reply {
-            Ok(reply) => return Ok(token_from(&reply)),
+            Ok(reply) => {
+                pacer.record(None);
+                return Ok(token_from(&reply));
+            }
             Err(RequestTokenError::ServerResponse(err))
                 if matches!(err.error(), BasicErrorResponseType::InvalidClient)
                     && matches!(auth_type, AuthType::BasicAuth) =>
@@ -191,19 +202,15 @@ where
                     err.error_description(),
                 ));
             }
-            Err(other) if attempt < TOKEN_TRIES => {
-                tracing::warn!(
-                    "token refresh failed (try {attempt}/{TOKEN_TRIES}): {}",
-                    describe(&other)
-                );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
             Err(other) => {
-                return Err(Error::Auth(format!(
-                    "could not get a token from {}: {}; check that token_url is right and the service is reachable",
-                    host_of(&settings.token_url),
-                    describe(&other)
-                )));
+                let error = Error::unanswered("get a token", describe(&other));
+                if ctx.backoff(&error).is_none() {
+                    return Err(ctx.into_error(Error::Auth(format!(
+                        "could not get a token from {}: {}; check that token_url is right and the service is reachable",
+                        host_of(&settings.token_url),
+                        describe(&other)
+                    ))));
+                }
             }
         }
     }

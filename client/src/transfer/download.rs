@@ -17,6 +17,7 @@ use crate::api::model::Node;
 use crate::api::{Drive, error_from_response};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::redirect_drops_auth;
+use crate::retry::RetryContext;
 
 /// The most redirects followed for one request.
 const MAX_REDIRECTS: usize = 5;
@@ -146,7 +147,8 @@ impl Downloader {
                         .follow(operation, url, response, start, end, ranged, false)
                         .await
                     {
-                        Err(e) if !renewed && matches!(e.status(), Some(404 | 410)) => {
+                        // 404 and 410 classify as NotFound: the link expired.
+                        Err(e) if !renewed && e.kind() == ErrorKind::NotFound => {
                             tracing::info!("{operation}: the tempLink expired; asking again");
                             renewed = true;
                         }
@@ -217,17 +219,18 @@ impl Downloader {
                 .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         }
         let size = node.size();
-        let limits = self.drive.pacer().config().clone();
-        let mut attempt = 0;
+        // Each attempt opens the body through a paced call; a failure while reading it is
+        // recorded here (it sets the back-off the next open waits for).
+        let mut ctx = RetryContext::new(self.drive.pacer(), format!("download {}", node.name()));
         loop {
-            attempt += 1;
+            ctx.begin_unpaced();
             let resumed = tokio::fs::metadata(&partial)
                 .await
                 .is_ok_and(|m| m.len() > 0);
             match self.download_once(node, &partial, size).await {
                 Ok(md5) => match self.finish(node, &partial, dest, &md5).await {
                     // A partial file left by an older version of the file: start again once.
-                    Err(e) if resumed && e.kind() == ErrorKind::Integrity && attempt == 1 => {
+                    Err(e) if resumed && e.kind() == ErrorKind::Integrity && ctx.attempts() == 1 => {
                         tracing::info!(
                             "{}: the partial file did not match; downloading it again",
                             dest.display()
@@ -235,13 +238,12 @@ impl Downloader {
                     }
                     other => return other,
                 },
-                Err(e) if e.is_temporary() && attempt < limits.attempts => {
-                    Stats::bump(&self.stats.retries);
-                    tracing::info!("{}: {e}; resuming", dest.display());
-                    self.drive.pacer().record(Some(&e));
-                    self.drive.pacer().pace().await;
+                Err(e) => {
+                    if ctx.backoff(&e).is_none() {
+                        return Err(ctx.into_error(e));
+                    }
+                    tracing::info!("{}: resuming", dest.display());
                 }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -335,14 +337,10 @@ impl Downloader {
             .await
             .map_err(|e| Error::io(format!("sync {}", partial.display()), e))?;
         if have < size {
-            return Err(Error::Api {
+            return Err(Error::unanswered(
                 operation,
-                status: 0,
-                kind: ErrorKind::Transport,
-                message: format!("the connection ended after {have} of {size} bytes"),
-                conflict_node_id: None,
-                retry_after: None,
-            });
+                format!("the connection ended after {have} of {size} bytes"),
+            ));
         }
         Ok(hex_md5(hasher))
     }

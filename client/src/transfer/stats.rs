@@ -17,8 +17,6 @@ pub struct Stats {
     pub deletes: AtomicU64,
     /// Errors.
     pub errors: AtomicU64,
-    /// Retries outside the pacer (upload re-sends, phantom waits).
-    pub retries: AtomicU64,
     bar: Option<indicatif::ProgressBar>,
 }
 
@@ -47,7 +45,6 @@ impl Stats {
             checks: AtomicU64::new(0),
             deletes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
             bar,
         }
     }
@@ -95,8 +92,9 @@ impl Stats {
         }
     }
 
-    /// The rclone-style summary block; `pacer_retries` are the API-level retries.
-    pub fn summary(&self, pacer_retries: u64) -> String {
+    /// The rclone-style summary block; `retries` is the remote's one retry counter
+    /// ([`crate::pacer::Pacer::retries`], fed by every retry loop).
+    pub fn summary(&self, retries: u64) -> String {
         let elapsed = self.started.elapsed();
         let bytes = self.bytes.load(Ordering::Relaxed);
         let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
@@ -107,7 +105,7 @@ impl Stats {
             self.files.load(Ordering::Relaxed),
             self.checks.load(Ordering::Relaxed),
             self.deletes.load(Ordering::Relaxed),
-            self.retries.load(Ordering::Relaxed) + pacer_retries,
+            retries,
             self.errors.load(Ordering::Relaxed),
             elapsed.as_secs_f64()
         )

@@ -26,6 +26,7 @@ use super::{CHUNK, hash_file, hex_md5};
 use crate::api::Drive;
 use crate::api::model::Node;
 use crate::error::{Error, ErrorKind, Result};
+use crate::retry::RetryContext;
 
 /// One upload's source.
 #[derive(Debug, Clone)]
@@ -81,10 +82,10 @@ impl Uploader {
         existing: Option<Node>,
     ) -> Result<Node> {
         let mut target = existing;
-        let limits = self.drive.pacer().config().clone();
-        let mut attempt = 0u32;
+        // Each attempt is paced and recorded by `call_once`; the context counts and bounds them.
+        let mut ctx = RetryContext::over_paced_calls(self.drive.pacer(), format!("upload {name}"));
         loop {
-            attempt += 1;
+            ctx.begin_unpaced();
             let md5_cell = Arc::new(Mutex::new(None::<String>));
             let outcome = {
                 let _slot = self
@@ -108,13 +109,6 @@ impl Uploader {
                 }
                 Attempt::Failed { error, body_sent } => (error, body_sent),
             };
-            if attempt >= limits.attempts {
-                return Err(Error::RetriesExhausted {
-                    attempts: attempt,
-                    elapsed: Duration::ZERO,
-                    last: Box::new(error),
-                });
-            }
             match error.kind() {
                 ErrorKind::Conflict => {
                     let Some(id) = error.conflict_node_id().map(str::to_string) else {
@@ -142,11 +136,14 @@ impl Uploader {
                     tracing::info!(
                         "{name}: 409 names node {id} with other content; overwriting it"
                     );
+                    if !ctx.retry_anyway() {
+                        return Err(ctx.into_error(error));
+                    }
                     target = Some(holder);
                 }
-                kind if body_sent && is_phantom_candidate(kind, &error) => {
-                    // A phantom wait counts as a retry whether or not the file appears.
-                    Stats::bump(&self.stats.retries);
+                _ if body_sent && error.outcome_unknown() => {
+                    // The service may have stored it (a phantom, or an answer lost after the
+                    // commit): wait for it to appear instead of sending it again blindly.
                     tracing::warn!(
                         "{name}: {error} after the whole file was sent; waiting for it to appear"
                     );
@@ -158,16 +155,22 @@ impl Uploader {
                         .wait_for_phantom(parent, name, &source, &local, target.as_ref())
                         .await?
                     {
+                        // The wait was the retry: counted once, whether it appears or not.
+                        self.drive.pacer().count_retry();
                         return Ok(node);
                     }
                     tracing::warn!("{name}: did not appear; uploading again");
+                    if ctx.backoff(&error).is_none() {
+                        return Err(ctx.into_error(error));
+                    }
                 }
-                _ if error.is_temporary() => {
-                    // Nothing was stored (or the body was cut): send it again after the pacer's back-off.
-                    Stats::bump(&self.stats.retries);
-                    tracing::info!("{name}: {error}; uploading again");
+                // Nothing was stored (or the body was cut): send it again after the back-off.
+                _ => {
+                    if ctx.backoff(&error).is_none() {
+                        return Err(ctx.into_error(error));
+                    }
+                    tracing::info!("{name}: uploading again");
                 }
-                _ => return Err(error),
             }
         }
     }
@@ -403,11 +406,6 @@ fn part_file_name(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_control() { '_' } else { c })
         .collect()
-}
-
-/// Errors after which the file may still appear.
-fn is_phantom_candidate(kind: ErrorKind, error: &Error) -> bool {
-    matches!(kind, ErrorKind::Transport) || matches!(error.status(), Some(408 | 500 | 502 | 504))
 }
 
 /// The file as a stream of chunks, hashed as it is read; the hex MD5 is stored at EOF.

@@ -274,12 +274,7 @@ pub fn checks() -> Vec<Check> {
                 let one = exactly_one(&ctx, &folder, "ghost.bin", &md5_hex(&bytes)).await?;
                 ensure_eq!(node.id, id(&one), "the node the client returned");
                 ensure!(
-                    client
-                        .ctx
-                        .stats
-                        .retries
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                        >= 1,
+                    client.ctx.remote.drive.pacer().retries() >= 1,
                     "the phantom wait counted as a retry",
                     "no retry"
                 );

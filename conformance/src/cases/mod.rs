@@ -5,6 +5,7 @@ pub mod auth;
 pub mod case;
 pub mod changes;
 pub mod client;
+pub mod committed;
 pub mod discovery;
 pub mod filters;
 pub mod folders;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Check> {
         overwrite::checks(),
         trash::checks(),
         moves::checks(),
+        committed::checks(),
         changes::checks(),
         account::checks(),
         templink::checks(),

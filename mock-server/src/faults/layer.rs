@@ -10,13 +10,18 @@ use axum::response::Response;
 use crate::app::AppState;
 use crate::faults::limits::Verdict;
 use crate::faults::respond::{self, with_retry_after};
-use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
+use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState, When};
 use crate::operation::Operation;
 use crate::util::now_ms;
 
 /// Which rule (or behaviour) fired on a response; the journal records it.
 #[derive(Debug, Clone)]
 pub struct Fired(pub String);
+
+/// The status the handler answered before an `after_commit` fault replaced or cut its
+/// response; the journal records it as the commit.
+#[derive(Debug, Clone, Copy)]
+pub struct Committed(pub u16);
 
 /// Marks a response with the rule that fired.
 pub fn mark(mut response: Response, id: &str) -> Response {
@@ -128,12 +133,42 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
             .find(|r| r.matches(&facts) && r.count_and_decide(|| faults.draw()))
     };
     match fired {
+        Some(rule) if rule.rule.when == When::AfterCommit => {
+            let id = rule.rule.id.clone();
+            mark(after_commit(&rule, request, next).await, &id)
+        }
         Some(rule) => {
             let id = rule.rule.id.clone();
             mark(act(&state, &rule, operation, request, next).await, &id)
         }
         None => next.run(request).await,
     }
+}
+
+/// Handles the request (its write is applied to the store), then serves the rule's failure
+/// in place of the answer: the client cannot tell whether the write happened.
+async fn after_commit(rule: &RuleState, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let committed = Committed(response.status().as_u16());
+    let mut failed = match &rule.rule.action {
+        Action::Error { error, retry_after } => {
+            with_retry_after(respond::preset(*error), *retry_after)
+        }
+        Action::Status {
+            status,
+            message,
+            retry_after,
+        } => with_retry_after(respond::status(*status, message.as_deref()), *retry_after),
+        Action::Stall { ms } => {
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+            respond::reset()
+        }
+        Action::CutBody { after_bytes } => respond::cut_body(response, *after_bytes),
+        // Validation admits only the actions above; a reset is the safe reading of the rest.
+        _ => respond::reset(),
+    };
+    failed.extensions_mut().insert(committed);
+    failed
 }
 
 async fn act(

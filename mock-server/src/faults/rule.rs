@@ -9,6 +9,12 @@
 //! match = { operation = ["list", "lookup"], method = "GET" }
 //! action = { kind = "error", error = "rate_exceeded", retry_after = 2 }
 //! trigger = { first = 3 }              # or every / probability / after; default: always
+//!
+//! [[rules]]
+//! id = "move-committed-then-504"
+//! match = { operation = "move" }
+//! action = { kind = "error", error = "gateway_timeout" }
+//! when = "after_commit"                # apply the write, then fail it (reference §8.2, §8.6)
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +41,43 @@ pub struct Rule {
     /// When it fires among the requests it matches.
     #[serde(default)]
     pub trigger: Trigger,
+    /// Whether the fault replaces the handling (`before`) or follows a committed write
+    /// (`after_commit`: the store applies the operation, then the fault is served).
+    #[serde(default, skip_serializing_if = "When::is_before")]
+    pub when: When,
 }
+
+/// Where a fault is served relative to the operation's effect on the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum When {
+    /// Instead of handling the request (nothing is applied). The default.
+    #[default]
+    Before,
+    /// After the request was handled and its write applied: the client sees a failure for a
+    /// change that took effect (the "outcome unknown" case of reference §8.2 and §8.6).
+    AfterCommit,
+}
+
+impl When {
+    fn is_before(&self) -> bool {
+        *self == Self::Before
+    }
+}
+
+/// The operations that change the store: the only ones an `after_commit` rule may match.
+pub const WRITE_OPERATIONS: [Operation; 10] = [
+    Operation::CreateFolder,
+    Operation::Upload,
+    Operation::Overwrite,
+    Operation::Patch,
+    Operation::Move,
+    Operation::AddParent,
+    Operation::RemoveParent,
+    Operation::Trash,
+    Operation::Restore,
+    Operation::Properties,
+];
 
 /// One operation name or several.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,6 +122,14 @@ impl<'de> Deserialize<'de> for OneOrMany {
 }
 
 impl OneOrMany {
+    /// The operations named.
+    pub fn operations(&self) -> Vec<Operation> {
+        match self {
+            Self::One(o) => vec![*o],
+            Self::Many(list) => list.clone(),
+        }
+    }
+
     fn contains(&self, op: Operation) -> bool {
         match self {
             Self::One(o) => *o == op,
@@ -304,6 +354,9 @@ impl Rule {
                 format!("{p} is not between 0 and 1"),
             ));
         }
+        if self.when == When::AfterCommit {
+            self.validate_after_commit()?;
+        }
         match &self.action {
             Action::Status { status, .. } if !(100..=599).contains(status) => Err(err(
                 "action.status",
@@ -320,6 +373,54 @@ impl Rule {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+impl Rule {
+    /// An `after_commit` rule needs a failing action and only write operations.
+    fn validate_after_commit(&self) -> Result<(), RuleError> {
+        let err = |problem: String| RuleError {
+            id: self.id.clone(),
+            field: "when",
+            problem,
+        };
+        if !matches!(
+            self.action,
+            Action::Error { .. }
+                | Action::Status { .. }
+                | Action::Reset
+                | Action::Stall { .. }
+                | Action::CutBody { .. }
+        ) {
+            return Err(err(
+                "after_commit needs an action that fails the answer: error, status, reset, stall or cut_body".into(),
+            ));
+        }
+        let names = || {
+            WRITE_OPERATIONS
+                .iter()
+                .map(|o| o.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(operations) = &self.matcher.operation else {
+            return Err(err(format!(
+                "after_commit needs match.operation naming write operations ({})",
+                names()
+            )));
+        };
+        if let Some(read) = operations
+            .operations()
+            .into_iter()
+            .find(|o| !WRITE_OPERATIONS.contains(o))
+        {
+            return Err(err(format!(
+                "after_commit applies to write operations only ({}); {} is not one",
+                names(),
+                read.name()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -449,6 +550,7 @@ mod tests {
                 matcher: Match::default(),
                 action: Action::Reset,
                 trigger,
+                when: When::Before,
             })
             .unwrap_or_else(|e| panic!("{e}"));
             (0..n)
@@ -502,6 +604,19 @@ mod tests {
                 "trigger",
             ),
             ("action = { kind = \"reset\" }\nbogus = 1", "bogus"),
+            (
+                "action = { kind = \"reset\" }\nwhen = \"after_commit\"\nmatch = { operation = [\"move\", \"list\"] }",
+                "when",
+            ),
+            (
+                "action = { kind = \"reset\" }\nwhen = \"after_commit\"",
+                "when",
+            ),
+            (
+                "action = { kind = \"latency\", ms = 1 }\nwhen = \"after_commit\"\nmatch = { operation = \"move\" }",
+                "when",
+            ),
+            ("action = { kind = \"reset\" }\nwhen = \"later\"", "later"),
         ];
         for (text, field) in bad {
             let error = rule(text).err().unwrap_or_default();
@@ -509,6 +624,10 @@ mod tests {
         }
         assert!(
             rule("action = { kind = \"error\", error = \"rate_exceeded\", retry_after = 3 }")
+                .is_ok()
+        );
+        assert!(
+            rule("action = { kind = \"cut_body\", after_bytes = 5 }\nwhen = \"after_commit\"\nmatch = { operation = [\"move\", \"patch\", \"create_folder\"] }")
                 .is_ok()
         );
     }

@@ -138,6 +138,7 @@ mod tests {
             authorization: None,
             scope: scope.map(str::to_string),
             fault: None,
+            committed: None,
             account: None,
         }
     }
