@@ -459,10 +459,16 @@ mod tests {
     #[test]
     fn outcome_unknown_is_decided_by_the_classification() {
         for status in [408, 500, 502, 503, 504] {
-            assert!(classify("move", status, "", None).outcome_unknown(), "{status}");
+            assert!(
+                classify("move", status, "", None).outcome_unknown(),
+                "{status}"
+            );
         }
         for status in [400, 401, 404, 409, 429] {
-            assert!(!classify("move", status, "", None).outcome_unknown(), "{status}");
+            assert!(
+                !classify("move", status, "", None).outcome_unknown(),
+                "{status}"
+            );
         }
         assert!(Error::unanswered("move", "the body ended early").outcome_unknown());
         let protocol = Error::Protocol {

@@ -123,9 +123,9 @@ impl Pacer {
     /// How long the next call start waits from now (the back-off in force, if any).
     pub fn pending_wait(&self) -> Duration {
         let state = self.lock();
-        state
-            .next_start
-            .map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+        state.next_start.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        })
     }
 
     /// A retry context over this pacer for one logical operation.

@@ -208,7 +208,11 @@ mod tests {
                 break;
             }
         }
-        assert!(t0.elapsed() <= Duration::from_secs(10), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() <= Duration::from_secs(10),
+            "{:?}",
+            t0.elapsed()
+        );
         assert!(ctx.attempts() < 100);
         assert!(matches!(
             ctx.into_error(classify("list", 503, "", None)),

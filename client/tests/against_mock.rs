@@ -578,7 +578,10 @@ async fn copy_survives_a_429_storm() {
         env.ctx.remote.drive.pacer().retries() > 0,
         "the pacer retried"
     );
-    assert!(env.ctx.remote.drive.pacer().retries() >= 8, "uploads were re-sent");
+    assert!(
+        env.ctx.remote.drive.pacer().retries() >= 8,
+        "uploads were re-sent"
+    );
     let id = env.ctx.remote.dirs.folder_id(&dst).await.unwrap().unwrap();
     let walked = ops::list::walk_remote(&env.ctx.remote, &id, 0, 4)
         .await

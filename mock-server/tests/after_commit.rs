@@ -110,7 +110,8 @@ async fn every_write_is_applied_then_failed() {
         .await;
     }
     let scoped = |op: &str, method: Method, url: String| {
-        ctx.req(method, &url).header("x-acd-mock-scope", op.to_string())
+        ctx.req(method, &url)
+            .header("x-acd-mock-scope", op.to_string())
     };
     let failed = |status: u16| status == 0 || status >= 500;
 
@@ -149,9 +150,13 @@ async fn every_write_is_applied_then_failed() {
     // overwrite: the new bytes are served.
     let body = multipart_body(&[Part::content(b"two!")], b"");
     let s = status_of(
-        scoped("overwrite", Method::PUT, ctx.c(&format!("nodes/{file}/content")))
-            .header("Content-Type", common::multipart_type())
-            .body(body),
+        scoped(
+            "overwrite",
+            Method::PUT,
+            ctx.c(&format!("nodes/{file}/content")),
+        )
+        .header("Content-Type", common::multipart_type())
+        .body(body),
     )
     .await;
     assert!(failed(s), "overwrite answered {s}");
@@ -164,7 +169,11 @@ async fn every_write_is_applied_then_failed() {
     )
     .await;
     assert!(failed(s), "patch answered {s}");
-    assert_eq!(node(&ctx, &file).await["name"], "g.txt", "patch was applied");
+    assert_eq!(
+        node(&ctx, &file).await["name"],
+        "g.txt",
+        "patch was applied"
+    );
 
     // move: from a to b.
     let s = status_of(
@@ -203,17 +212,24 @@ async fn every_write_is_applied_then_failed() {
 
     // trash.
     let s = status_of(
-        scoped("trash", Method::PUT, ctx.m(&format!("trash/{file}")))
-            .header("Content-Length", "0"),
+        scoped("trash", Method::PUT, ctx.m(&format!("trash/{file}"))).header("Content-Length", "0"),
     )
     .await;
     assert!(failed(s), "trash answered {s}");
-    assert_eq!(node(&ctx, &file).await["status"], "TRASH", "trash was applied");
+    assert_eq!(
+        node(&ctx, &file).await["status"],
+        "TRASH",
+        "trash was applied"
+    );
 
     // restore.
     let s = status_of(
-        scoped("restore", Method::POST, ctx.m(&format!("trash/{gone}/restore")))
-            .header("Content-Length", "0"),
+        scoped(
+            "restore",
+            Method::POST,
+            ctx.m(&format!("trash/{gone}/restore")),
+        )
+        .header("Content-Length", "0"),
     )
     .await;
     assert!(failed(s), "restore answered {s}");

@@ -183,9 +183,8 @@ impl Env {
                 if status.is_success() {
                     return serde_json::from_str(&body).unwrap();
                 }
-                let passing = status.as_u16() == 429
-                    || status.as_u16() == 403
-                    || status.is_server_error();
+                let passing =
+                    status.as_u16() == 429 || status.as_u16() == 403 || status.is_server_error();
                 assert!(
                     passing && Instant::now() < deadline,
                     "GET {path}: {status} {body}"
@@ -283,7 +282,11 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
             env.ok(&["copyto", &env.local("v1", &v1), &format!("{base}/f.txt")]);
         }
         "moveto_across" | "moveto_rename_across" => {
-            env.ok(&["copyto", &env.local("v1", &v1), &format!("{base}/a/one.txt")]);
+            env.ok(&[
+                "copyto",
+                &env.local("v1", &v1),
+                &format!("{base}/a/one.txt"),
+            ]);
             env.ok(&["mkdir", &format!("{base}/b")]);
         }
         "moveto_rename" | "delete" => {
@@ -303,8 +306,10 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
     env.admin(
         reqwest::Method::POST,
         "faults",
-        Some(json!({"id": rule, "match": {"operation": operation}, "action": action,
-                    "when": "after_commit", "trigger": {"first": 1}})),
+        Some(
+            json!({"id": rule, "match": {"operation": operation}, "action": action,
+                    "when": "after_commit", "trigger": {"first": 1}}),
+        ),
     );
     env.admin(reqwest::Method::DELETE, "journal", None);
 
@@ -336,7 +341,12 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
             format!("{base}/two.txt"),
         ],
         "delete" => vec!["delete".into(), format!("{base}/one.txt")],
-        _ => vec!["trash".into(), "restore".into(), "r:".into(), restore_id.clone()],
+        _ => vec![
+            "trash".into(),
+            "restore".into(),
+            "r:".into(),
+            restore_id.clone(),
+        ],
     };
     let out = env.run(&args);
     assert!(
@@ -349,7 +359,11 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
     assert_eq!(env.commits(operation), 1, "{what}: applied exactly once");
     env.admin(reqwest::Method::DELETE, &format!("faults/{rule}"), None);
 
-    let file_md5 = |node: &Value| node["contentProperties"]["md5"].as_str().map(str::to_string);
+    let file_md5 = |node: &Value| {
+        node["contentProperties"]["md5"]
+            .as_str()
+            .map(str::to_string)
+    };
     match command {
         "mkdir" => {
             let found = env.named(&folder_id, "new", 1);
@@ -379,7 +393,10 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
             assert_eq!(file_md5(&moved[0]), Some(md5_hex(&v1)), "{what}");
             let node = env.node(moved[0]["id"].as_str().unwrap());
             assert_eq!(node["parents"], json!([b]), "{what}: only in b");
-            assert!(env.named(&a, "one.txt", 0).is_empty(), "{what}: gone from a");
+            assert!(
+                env.named(&a, "one.txt", 0).is_empty(),
+                "{what}: gone from a"
+            );
         }
         "moveto_rename" => {
             let renamed = env.named(&folder_id, "two.txt", 1);

@@ -230,7 +230,9 @@ impl Downloader {
             match self.download_once(node, &partial, size).await {
                 Ok(md5) => match self.finish(node, &partial, dest, &md5).await {
                     // A partial file left by an older version of the file: start again once.
-                    Err(e) if resumed && e.kind() == ErrorKind::Integrity && ctx.attempts() == 1 => {
+                    Err(e)
+                        if resumed && e.kind() == ErrorKind::Integrity && ctx.attempts() == 1 =>
+                    {
                         tracing::info!(
                             "{}: the partial file did not match; downloading it again",
                             dest.display()

@@ -91,13 +91,9 @@ async fn committed_then_failed(ctx: Ctx, op: &'static str) -> Result<(), Failure
             api.trash(&file).await.expect(200, "trash before restore")?;
         }
         "remove_parent" => {
-            send_empty(
-                &api,
-                Method::PUT,
-                &format!("nodes/{other}/children/{file}"),
-            )
-            .await
-            .expect(200, "add a parent before removing it")?;
+            send_empty(&api, Method::PUT, &format!("nodes/{other}/children/{file}"))
+                .await
+                .expect(200, "add a parent before removing it")?;
         }
         _ => {}
     }
@@ -111,7 +107,11 @@ async fn committed_then_failed(ctx: Ctx, op: &'static str) -> Result<(), Failure
         .await?;
     let mut once = Some(write_request(&api, op, &folder, &other, &file));
     let reply = api.transport.send_with(|| once.take()).await;
-    ensure_eq!(reply.status, 504, format!("{op}: the committed call's status"));
+    ensure_eq!(
+        reply.status,
+        504,
+        format!("{op}: the committed call's status")
+    );
     ctx.fired_at_least(&rule, 1).await?;
 
     // The write took effect although its answer was a 504.
