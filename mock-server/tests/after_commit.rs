@@ -199,7 +199,11 @@ async fn every_write_is_applied_then_failed() {
     )
     .await;
     assert!(failed(s), "move answered {s}");
-    assert_eq!(parents(&ctx, &file).await, [b.clone()], "move was applied");
+    assert_eq!(
+        parents(&ctx, &file).await,
+        vec![b.clone()],
+        "move was applied"
+    );
 
     // add_parent: a again.
     let s = status_of(scoped(
@@ -223,7 +227,7 @@ async fn every_write_is_applied_then_failed() {
     assert!(failed(s), "remove_parent answered {s}");
     assert_eq!(
         parents(&ctx, &file).await,
-        [a.clone()],
+        vec![a.clone()],
         "remove_parent was applied"
     );
 
