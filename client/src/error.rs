@@ -182,9 +182,11 @@ impl Error {
     /// True when the request may have taken effect although it failed: it was sent, and then
     /// the connection was reset or timed out, the answer's body was cut, or the service
     /// answered 408, 500, 502, 503 or 504 (the real service committed writes and still
-    /// answered so, reference §8.2 and §8.6). A non-idempotent write that fails this way is
-    /// reconciled (its effect looked for) before it is sent again; a connection that was
-    /// never made, a throttle (429) and a refused token leave nothing applied.
+    /// answered so, reference §8.2 and §8.6). A 2xx whose body does not parse
+    /// ([`Error::Protocol`]) counts too: the write happened but its result is unknown. A
+    /// non-idempotent write that fails this way is reconciled (its effect looked for) before
+    /// it is sent again; a connection that was never made, a throttle (429) and a refused
+    /// token leave nothing applied.
     pub fn outcome_unknown(&self) -> bool {
         match self {
             Error::Api { status, kind, .. } => {
@@ -192,6 +194,7 @@ impl Error {
                     || *status == 0 && *kind == ErrorKind::Transport
             }
             Error::Transport { source, .. } => !source.is_connect() && !source.is_builder(),
+            Error::Protocol { .. } => true,
             Error::RetriesExhausted { last, .. } => last.outcome_unknown(),
             _ => false,
         }
@@ -475,7 +478,7 @@ mod tests {
             operation: "move".into(),
             message: "bad JSON".into(),
         };
-        assert!(!protocol.is_temporary() && !protocol.outcome_unknown());
+        assert!(!protocol.is_temporary() && protocol.outcome_unknown());
         let exhausted = Error::RetriesExhausted {
             attempts: 3,
             elapsed: Duration::from_secs(1),
