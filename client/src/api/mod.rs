@@ -313,6 +313,9 @@ impl Drive {
                 match reconcile().await? {
                     Reconciled::Applied(value) => {
                         tracing::info!("{operation}: it was applied; done");
+                        // The check took the place of a retry: counted as one, so every
+                        // failure met shows once in the summary.
+                        self.pacer.count_retry();
                         self.pacer.record(None);
                         return Ok(value);
                     }
