@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use acd_client::config::ConfigFile;
@@ -18,8 +19,9 @@ use acd_client::pacer::PacerConfig;
 use acd_client::paths::RemotePath;
 use acd_client::remote::Remote;
 use acd_mock::MockServer;
-use acd_mock::faults::rule::Rule;
+use acd_mock::faults::rule::{Rule, When};
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use serde_json::json;
 
 const REMOTE: &str = "acd";
@@ -164,11 +166,26 @@ fn faulty_rules() -> serde_json::Value {
     ])
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+/// The times the after-commit rules of a server fired.
+fn after_commit_fired(server: &MockServer) -> u64 {
+    server
+        .state()
+        .faults
+        .rules()
+        .iter()
+        .filter(|r| r.rule.when == When::AfterCommit)
+        .map(|r| r.fired.load(Ordering::SeqCst))
+        .sum()
+}
 
-    #[test]
-    fn faulted_writes_end_in_the_same_tree_as_clean_ones(ops in prop::collection::vec(op(), 1..10)) {
+#[test]
+fn faulted_writes_end_in_the_same_tree_as_clean_ones() {
+    let fired = AtomicU64::new(0);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    });
+    let outcome = runner.run(&prop::collection::vec(op(), 1..10), |ops| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -180,14 +197,22 @@ proptest! {
         std::fs::create_dir_all(&faulty_dir).unwrap();
         let (clean, faulty) = runtime.block_on(async {
             let (_s1, clean_remote) = start(None, &clean_dir).await;
-            let (_s2, faulty_remote) = start(Some(faulty_rules()), &faulty_dir).await;
+            let (s2, faulty_remote) = start(Some(faulty_rules()), &faulty_dir).await;
             let clean_remote = Arc::new(clean_remote);
             let faulty_remote = Arc::new(faulty_remote);
             let clean = (run(&clean_remote, &ops).await, tree(&clean_remote).await);
             let faulty = (run(&faulty_remote, &ops).await, tree(&faulty_remote).await);
+            fired.fetch_add(after_commit_fired(&s2), Ordering::SeqCst);
             (clean, faulty)
         });
         prop_assert_eq!(&clean.0, &faulty.0, "step outcomes");
         prop_assert_eq!(&clean.1, &faulty.1, "final trees");
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
     }
+    // The property means something only if writes were committed and then failed.
+    let fired = fired.load(Ordering::SeqCst);
+    assert!(fired >= 10, "after-commit faults fired only {fired} times");
 }
