@@ -764,6 +764,7 @@ impl Drive {
     }
 
     /// Set one property of a node for an app (at most 10 keys, values up to 500 characters).
+    /// Idempotent (the same value put twice is one change), so a plain retried call.
     pub async fn set_property(&self, id: &str, owner: &str, key: &str, value: &str) -> Result<()> {
         let url = self.metadata_url(&format!("nodes/{id}/properties/{owner}/{key}"))?;
         let body = json!({"value": value});
@@ -773,13 +774,25 @@ impl Drive {
         .await
     }
 
-    /// Delete one property of a node (204, no body).
+    /// Delete one property of a node (204, no body). Not idempotent (a replay meets 404):
+    /// after an unknown outcome the node's properties tell whether it happened.
     pub async fn delete_property(&self, id: &str, owner: &str, key: &str) -> Result<()> {
         let url = self.metadata_url(&format!("nodes/{id}/properties/{owner}/{key}"))?;
-        self.call_unit("delete property", || {
-            self.request(Method::DELETE, url.clone())
-        })
-        .await
+        let _: serde_json::Value = self
+            .call_write(
+                "delete property",
+                || self.request(Method::DELETE, url.clone()),
+                || async {
+                    let now = self.properties(id, owner).await?;
+                    Ok::<_, Error>(if now.get("data").and_then(|d| d.get(key)).is_some() {
+                        Reconciled::NotApplied
+                    } else {
+                        Reconciled::Applied(serde_json::Value::Null)
+                    })
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// `account/quota`.
