@@ -113,7 +113,7 @@ async fn every_lost_answer_is_found_applied_once() {
     let renamed = drive.rename(&x.id, "y").await.unwrap();
     assert_eq!(renamed.name(), "y");
     let moved = drive.move_node(&x.id, &a.id, &b.id).await.unwrap();
-    assert_eq!(moved.parents, [b.id.clone()]);
+    assert_eq!(moved.parents, vec![b.id.clone()]);
     drive.add_parent(&x.id, &a.id).await.unwrap();
     drive.remove_parent(&x.id, &b.id).await.unwrap();
     assert_eq!(
