@@ -118,7 +118,7 @@ async fn every_lost_answer_is_found_applied_once() {
     drive.remove_parent(&x.id, &b.id).await.unwrap();
     assert_eq!(
         drive.node(&x.id, false).await.unwrap().parents,
-        [a.id.clone()]
+        vec![a.id.clone()]
     );
     let trashed = drive.trash(&x.id).await.unwrap();
     assert_eq!(trashed.status, "TRASH");
@@ -195,6 +195,6 @@ async fn a_node_changed_meanwhile_is_named_not_replayed() {
     assert_eq!(commits(&server, Operation::Move), 2);
     assert_eq!(
         drive.node(&x.id, false).await.unwrap().parents,
-        [c.id.clone()]
+        vec![c.id.clone()]
     );
 }
