@@ -110,7 +110,9 @@ impl Downloader {
         Ok(response)
     }
 
-    /// GET a tempLink with no Authorization; a link that expired (404/410) is asked for again once.
+    /// GET a tempLink with no Authorization. A link that expired (404/410) is asked for again
+    /// once: the expiry is returned as a temporary error, so the renewal is one more attempt of
+    /// the call's retry context (counted, paced and bounded like any retry).
     async fn open_templink(
         &self,
         node: &Node,
@@ -120,40 +122,43 @@ impl Downloader {
     ) -> Result<reqwest::Response> {
         let ranged = start > 0 || end.is_some();
         let drive = &self.drive;
+        let renewed = &std::sync::atomic::AtomicBool::new(false);
         drive
             .pacer()
             .call(operation, |_| async move {
-                let mut renewed = false;
-                loop {
-                    let with_link = drive.node(&node.id, true).await?;
-                    let link = with_link.temp_link.ok_or_else(|| Error::Protocol {
-                        operation: operation.into(),
-                        message: "the node has no tempLink".into(),
-                    })?;
-                    let url = url::Url::parse(&link).map_err(|e| Error::Protocol {
-                        operation: operation.into(),
-                        message: format!("the tempLink is not a URL: {e}"),
-                    })?;
-                    let mut request = drive.http().get(url.clone());
-                    if ranged {
-                        request = request.header(reqwest::header::RANGE, range_header(start, end));
-                    }
-                    let response = request
-                        .send()
-                        .await
-                        .map_err(|e| Error::transport(operation, &url, e))?;
-                    // The link was fetched without Authorization: redirects stay without it.
-                    match self
-                        .follow(operation, url, response, start, end, ranged, false)
-                        .await
+                let with_link = drive.node(&node.id, true).await?;
+                let link = with_link.temp_link.ok_or_else(|| Error::Protocol {
+                    operation: operation.into(),
+                    message: "the node has no tempLink".into(),
+                })?;
+                let url = url::Url::parse(&link).map_err(|e| Error::Protocol {
+                    operation: operation.into(),
+                    message: format!("the tempLink is not a URL: {e}"),
+                })?;
+                let mut request = drive.http().get(url.clone());
+                if ranged {
+                    request = request.header(reqwest::header::RANGE, range_header(start, end));
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| Error::transport(operation, &url, e))?;
+                // The link was fetched without Authorization: redirects stay without it.
+                match self
+                    .follow(operation, url, response, start, end, ranged, false)
+                    .await
+                {
+                    // 404 and 410 classify as NotFound: the link expired.
+                    Err(e)
+                        if e.kind() == ErrorKind::NotFound
+                            && !renewed.swap(true, std::sync::atomic::Ordering::SeqCst) =>
                     {
-                        // 404 and 410 classify as NotFound: the link expired.
-                        Err(e) if !renewed && e.kind() == ErrorKind::NotFound => {
-                            tracing::info!("{operation}: the tempLink expired; asking again");
-                            renewed = true;
-                        }
-                        other => return other,
+                        Err(Error::unanswered(
+                            operation,
+                            format!("the tempLink expired ({e}); asking for a new one"),
+                        ))
                     }
+                    other => other,
                 }
             })
             .await
