@@ -94,7 +94,8 @@ impl Transport {
             let what = describe(&request);
             pacer.pace().await;
             self.count_call();
-            let reply = send_once(request).await;
+            let mut reply = send_once(request).await;
+            reply.after_transient = attempt > 1;
             if !reply.is_transient() {
                 pacer.record(None);
                 return reply;
@@ -166,6 +167,7 @@ async fn send_once(request: RequestBuilder) -> Reply {
                     status,
                     headers,
                     body,
+                    after_transient: false,
                 },
                 // A body cut off is a transport failure, like a reset.
                 Err(e) => Reply::failed(&e.without_url().to_string()),
@@ -192,6 +194,10 @@ pub struct Reply {
     pub headers: reqwest::header::HeaderMap,
     /// The body.
     pub body: Bytes,
+    /// An earlier attempt of this call got a transient answer: a write may already have
+    /// taken effect before that answer (reference §8.2, §8.6), so a refusal now may be the
+    /// write meeting itself. See [`Api::reconcile`].
+    pub after_transient: bool,
 }
 
 impl Reply {
@@ -201,6 +207,7 @@ impl Reply {
             status: 0,
             headers: Default::default(),
             body: Bytes::from(why.to_string()),
+            after_transient: false,
         }
     }
 
@@ -349,11 +356,59 @@ impl Api {
             .ok_or_else(|| Failure::new("a root folder", list.to_string()))
     }
 
-    /// Create a folder; the raw reply.
+    /// Create a folder; the raw reply (a retry that meets the folder its own earlier attempt
+    /// created is that folder's 201: see [`Api::reconcile`]).
     pub async fn create_folder(&self, parent: &str, name: &str) -> Reply {
         let body = json!({"name": name, "kind": "FOLDER", "parents": [parent]});
-        self.send(self.request(Method::POST, self.meta("nodes")).json(&body))
-            .await
+        let reply = self
+            .send(self.request(Method::POST, self.meta("nodes")).json(&body))
+            .await;
+        if reply.status != 409 {
+            return reply;
+        }
+        let holder = reply.json()["info"]["nodeId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.reconcile(reply, &holder, 201, |node| {
+            node["kind"] == "FOLDER"
+                && node["name"].as_str() == Some(name)
+                && node["parents"]
+                    .as_array()
+                    .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(parent)))
+        })
+        .await
+    }
+
+    /// A write whose earlier attempt got a transient answer and whose retry was refused (a
+    /// 4xx: the folder exists, the node no longer has that parent): the service may have
+    /// applied the first attempt before failing it (reference §8.6). When `node` now shows
+    /// the write's effect (`applied`), the write succeeded: its answer becomes `status` with
+    /// the node as the body, as the first attempt would have answered. Otherwise, or for a
+    /// refusal with no transient answer before it, the reply as it was.
+    pub async fn reconcile(
+        &self,
+        reply: Reply,
+        node: &str,
+        status: u16,
+        applied: impl Fn(&Value) -> bool,
+    ) -> Reply {
+        if !reply.after_transient
+            || !(400..500).contains(&reply.status)
+            || reply.status == 429
+            || node.is_empty()
+        {
+            return reply;
+        }
+        let now = self.get(&format!("nodes/{node}"), &[]).await;
+        if now.status != 200 || !applied(&now.json()) {
+            return reply;
+        }
+        Reply {
+            status,
+            after_transient: true,
+            ..now
+        }
     }
 
     /// Create a folder, failing the check unless it is 201.

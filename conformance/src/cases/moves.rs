@@ -14,33 +14,48 @@ use crate::{check, ensure, ensure_eq};
 
 /// `POST nodes/{to}/children` `{"fromParent","childId"}`.
 async fn move_node(api: &Api, node: &str, from: &str, to: &str) -> Reply {
-    send_json(
+    let reply = send_json(
         api,
         Method::POST,
         &format!("nodes/{to}/children"),
         &json!({"fromParent": from, "childId": node}),
     )
+    .await;
+    api.reconcile(reply, node, 200, |n| {
+        has_parent(n, to) && !has_parent(n, from)
+    })
     .await
+}
+
+/// Whether a node's JSON lists `parent` among its parents.
+fn has_parent(node: &serde_json::Value, parent: &str) -> bool {
+    node["parents"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(parent)))
 }
 
 /// `PUT nodes/{parent}/children/{child}`.
 async fn add_parent(api: &Api, parent: &str, child: &str) -> Reply {
-    send_empty(
+    let reply = send_empty(
         api,
         Method::PUT,
         &format!("nodes/{parent}/children/{child}"),
     )
-    .await
+    .await;
+    api.reconcile(reply, child, 200, |n| has_parent(n, parent))
+        .await
 }
 
 /// `DELETE nodes/{parent}/children/{child}`.
 async fn remove_parent(api: &Api, parent: &str, child: &str) -> Reply {
-    send_empty(
+    let reply = send_empty(
         api,
         Method::DELETE,
         &format!("nodes/{parent}/children/{child}"),
     )
-    .await
+    .await;
+    api.reconcile(reply, child, 200, |n| !has_parent(n, parent))
+        .await
 }
 
 /// Sorted ids.

@@ -14,7 +14,9 @@ use crate::{check, ensure, ensure_eq};
 
 /// `POST trash/{id}/restore`.
 pub(crate) async fn restore(api: &Api, node: &str) -> Reply {
-    send_empty(api, Method::POST, &format!("trash/{node}/restore")).await
+    let reply = send_empty(api, Method::POST, &format!("trash/{node}/restore")).await;
+    api.reconcile(reply, node, 200, |n| n["status"] == "AVAILABLE")
+        .await
 }
 
 /// Poll `GET trash` until `node` is (or is no longer) in it.
