@@ -112,12 +112,14 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
     {
         Verdict::Allow => {}
         Verdict::Account(retry) => {
+            drain(request).await;
             return mark(
                 with_retry_after(respond::preset(ErrorPreset::RateExceeded), retry),
                 "rate_limit",
             );
         }
         Verdict::Node(retry) => {
+            drain(request).await;
             return mark(
                 with_retry_after(respond::preset(ErrorPreset::ConcurrentAccess), retry),
                 "node_rate_limit",
@@ -143,6 +145,19 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
         }
         None => next.run(request).await,
     }
+}
+
+/// The most of a refused request's body the mock reads before answering.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Reads (and drops) a small request body before an error answer is served in place of the
+/// handler's. Answering while the client is still sending makes the server close the
+/// connection with the body unread, and the client then sees a reset instead of the answer
+/// (its `Retry-After` lost) or the answer, by a race. A front end that buffers requests, as
+/// the service's did, answers after the request; bodies above 1 MiB are not read (the choice
+/// is in docs/mock-behaviour.md).
+async fn drain(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
 }
 
 /// Handles the request (its write is applied to the store), then serves the rule's failure
@@ -181,13 +196,17 @@ async fn act(
     let faults = &state.faults;
     match &rule.rule.action {
         Action::Error { error, retry_after } => {
+            drain(request).await;
             with_retry_after(respond::preset(*error), *retry_after)
         }
         Action::Status {
             status,
             message,
             retry_after,
-        } => with_retry_after(respond::status(*status, message.as_deref()), *retry_after),
+        } => {
+            drain(request).await;
+            with_retry_after(respond::status(*status, message.as_deref()), *retry_after)
+        }
         Action::Reset => respond::reset(),
         Action::Latency { ms, min_ms, max_ms } => {
             let wait = match (ms, min_ms, max_ms) {
