@@ -89,13 +89,17 @@ impl Transport {
         let started = tokio::time::Instant::now();
         let mut request = first;
         let mut attempt: u32 = 0;
+        let mut maybe_applied = false;
         loop {
             attempt += 1;
             let what = describe(&request);
             pacer.pace().await;
             self.count_call();
             let mut reply = send_once(request).await;
-            reply.after_transient = attempt > 1;
+            reply.after_transient = maybe_applied;
+            // A 429 or the gateway's 403 refused the request before the service acted on it;
+            // a broken connection or a 408/500/502/503/504 may have come after it had (§8.6).
+            maybe_applied |= matches!(reply.status, 0 | 408 | 500 | 502 | 503 | 504);
             if !reply.is_transient() {
                 pacer.record(None);
                 return reply;
@@ -194,9 +198,10 @@ pub struct Reply {
     pub headers: reqwest::header::HeaderMap,
     /// The body.
     pub body: Bytes,
-    /// An earlier attempt of this call got a transient answer: a write may already have
-    /// taken effect before that answer (reference §8.2, §8.6), so a refusal now may be the
-    /// write meeting itself. See [`Api::reconcile`].
+    /// An earlier attempt of this call got a transient answer that may have come after the
+    /// service acted (a broken connection, 408, 500, 502, 503, 504; not a 429): a write may
+    /// already have taken effect (reference §8.2, §8.6), so a refusal now may be the write
+    /// meeting itself. See [`Api::reconcile`].
     pub after_transient: bool,
 }
 
@@ -360,6 +365,9 @@ impl Api {
     /// created is that folder's 201: see [`Api::reconcile`]).
     pub async fn create_folder(&self, parent: &str, name: &str) -> Reply {
         let body = json!({"name": name, "kind": "FOLDER", "parents": [parent]});
+        // A folder of that name made before this call is a real conflict, not our own
+        // first attempt (a second of slack for the service's clock).
+        let started = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
         let reply = self
             .send(self.request(Method::POST, self.meta("nodes")).json(&body))
             .await;
@@ -373,6 +381,10 @@ impl Api {
         self.reconcile(reply, &holder, 201, |node| {
             node["kind"] == "FOLDER"
                 && node["name"].as_str() == Some(name)
+                && node["createdDate"]
+                    .as_str()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .is_some_and(|d| d >= started)
                 && node["parents"]
                     .as_array()
                     .is_some_and(|p| p.iter().any(|p| p.as_str() == Some(parent)))

@@ -93,3 +93,33 @@ async fn a_conflict_with_no_transient_answer_before_it_stays_a_409() {
     assert_eq!(reply.status, 409, "{}", reply.text());
     assert!(!reply.after_transient);
 }
+
+#[tokio::test]
+async fn a_500_before_a_conflict_with_an_older_folder_stays_a_409() {
+    let (server, api, root) = paced_api().await;
+    let older = api.folder(&root, "older").await.unwrap();
+    // The folder must predate the call by more than the second of clock slack.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let made = chrono::DateTime::parse_from_rfc3339(older["createdDate"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    while chrono::Utc::now() - made <= chrono::TimeDelta::milliseconds(1100) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock did not move"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    fault(
+        &server,
+        json!({
+            "match": {"operation": "create_folder"},
+            "action": {"kind": "error", "error": "internal_failure"},
+            "trigger": {"first": 1}
+        }),
+    )
+    .await;
+    let reply = api.create_folder(&root, "older").await;
+    assert!(reply.after_transient, "the first attempt got the 500");
+    assert_eq!(reply.status, 409, "{}", reply.text());
+}
