@@ -16,8 +16,17 @@
 //!    alone), written by one thread with the store's syncing (the disk alone), and fed straight
 //!    to the mock's blob writer (hash + write, no HTTP).
 //!
-//! `--only=lookups,get,transfer` runs some groups only (seeding is skipped without lookups
-//! and get).
+//! 4. A page of 200 from the small and the large folder (`GET nodes?filters=parents:"F"`, the
+//!    acd client's listing): the cost ratio large/small should be about 1 (keyset paging on an
+//!    index, `count` kept per folder); the whole large folder is listed once too. The seeding
+//!    of the large folder gives the seeding rate (small files with content, blobs written).
+//! 5. A 1,000,000-node account (1,000 folders x 1,000 synthetic files, plus a folder of the
+//!    large folder's size) seeded into an `acd-mock` child process, then name lookups (p50,
+//!    p99), a page of the large folder, the whole changes feed streamed, and the process's
+//!    peak RSS (`VmHWM`). `--million-folders=N` seeds N folders instead of 1,000.
+//!
+//! `--only=lookups,get,transfer,pages,million` runs some groups only (seeding the two folders
+//! is skipped without lookups, get and pages).
 //!
 //! The mock runs in-process. By default it uses its default store (a temporary directory,
 //! blobs written but never fsynced: nothing outlives the process), and the disk baseline writes
@@ -46,6 +55,9 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+#[path = "mock_bench/scale.rs"]
+mod scale;
+
 const MIB: u64 = 1024 * 1024;
 /// The multipart boundary of the hand-built upload body.
 const BOUNDARY: &str = "acd-mock-bench-0f3c9a71e5d2b84b";
@@ -68,10 +80,15 @@ struct Plan {
     tasks: usize,
     /// Repetitions of every figure (the median is reported).
     reps: usize,
-    /// Which groups run: name lookups, GET nodes/{id}, big transfers (`--only=lookups,get,transfer`).
+    /// Which groups run: name lookups, GET nodes/{id}, big transfers, listing pages, the
+    /// 1,000,000-node account (`--only=lookups,get,transfer,pages,million`).
     lookups_on: bool,
     get_on: bool,
     transfer_on: bool,
+    pages_on: bool,
+    million_on: bool,
+    /// Folders of 1,000 files in the large account (`--million-folders=N`).
+    million_folders: usize,
     /// `--durable`: run the mock with a data directory (every blob fsynced, as `--data-dir`
     /// does) instead of its default temporary store.
     durable: bool,
@@ -90,16 +107,20 @@ impl Plan {
             .collect();
         for name in &only {
             assert!(
-                ["lookups", "get", "transfer"].contains(name),
-                "--only takes lookups, get and transfer, not {name:?}"
+                ["lookups", "get", "transfer", "pages", "million"].contains(name),
+                "--only takes lookups, get, transfer, pages and million, not {name:?}"
             );
         }
         let on = |name: &str| only.is_empty() || only.contains(&name);
+        let million_folders = args
+            .iter()
+            .find_map(|a| a.strip_prefix("--million-folders="))
+            .map(|n| n.parse::<usize>().expect("--million-folders takes a number"));
         let plan = if quick {
             Self {
                 quick,
                 big: 128 * MIB,
-                folders: [2_000, 20_000],
+                folders: [1_000, 20_000],
                 batch: 1_000,
                 lookups: 1_000,
                 gets: 8_000,
@@ -108,13 +129,16 @@ impl Plan {
                 lookups_on: true,
                 get_on: true,
                 transfer_on: true,
+                pages_on: true,
+                million_on: true,
+                million_folders: if quick { 100 } else { 1_000 },
                 durable: false,
             }
         } else {
             Self {
                 quick,
                 big: 1024 * MIB,
-                folders: [10_000, 100_000],
+                folders: [1_000, 100_000],
                 batch: 5_000,
                 lookups: 3_000,
                 gets: 30_000,
@@ -123,6 +147,9 @@ impl Plan {
                 lookups_on: true,
                 get_on: true,
                 transfer_on: true,
+                pages_on: true,
+                million_on: true,
+                million_folders: if quick { 100 } else { 1_000 },
                 durable: false,
             }
         };
@@ -130,6 +157,9 @@ impl Plan {
             lookups_on: on("lookups"),
             get_on: on("get"),
             transfer_on: on("transfer"),
+            pages_on: on("pages"),
+            million_on: on("million"),
+            million_folders: million_folders.unwrap_or(plan.million_folders),
             durable,
             ..plan
         }
@@ -541,7 +571,11 @@ async fn sink_upload(ctx: &Ctx, bare_url: &str, chunk: &Bytes, size: u64) -> f64
 // ---- output ------------------------------------------------------------------------------
 
 fn fmt_value(v: f64, unit: &str) -> String {
-    format!("{v:.0} {unit}")
+    if v < 100.0 {
+        format!("{v:.2} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
 }
 
 fn print_table(figures: &[Figure]) {
@@ -618,6 +652,7 @@ fn write_json(
             "get_node_requests_per_rep": plan.gets,
             "get_node_tasks": plan.tasks,
             "reps": plan.reps,
+            "million_folders": plan.million_folders,
         },
         "seconds_total": total.as_secs_f64(),
         "seconds_seeding": seeding.as_secs_f64(),
@@ -995,7 +1030,7 @@ async fn run(plan: Plan) {
         .map(|(_, id)| id)
         .collect();
     let mut child_ids = Vec::new();
-    if plan.lookups_on || plan.get_on {
+    if plan.lookups_on || plan.get_on || plan.pages_on {
         let mut seed_seconds = Vec::new();
         for (folder, &n) in folder_ids.iter().zip(&plan.folders) {
             let started = Instant::now();
@@ -1009,6 +1044,7 @@ async fn run(plan: Plan) {
             );
         }
         diagnostics.insert("seed_seconds_per_folder".into(), json!(seed_seconds));
+        figures.push(scale::seed_figure(&plan, seed_seconds[1]));
     }
     let seeding = seeding_started.elapsed();
 
@@ -1037,6 +1073,9 @@ async fn run(plan: Plan) {
         let mut rng = seeded(42);
         figures.push(bench_lookups(&ctx, &plan, &folder_ids, &mut rng).await);
     }
+    if plan.pages_on {
+        figures.extend(scale::bench_pages(&ctx, &plan, &folder_ids).await);
+    }
     if plan.get_on {
         figures.push(bench_get(&ctx, &plan, &child_ids, &bare_url).await);
     }
@@ -1059,6 +1098,14 @@ async fn run(plan: Plan) {
 
     server.shutdown().await;
     drop(data);
+    if plan.million_on {
+        let mut rng = seeded(7);
+        let (more, extra) = scale::bench_million(&plan, &mut rng).await;
+        figures.extend(more);
+        if let Value::Object(extra) = extra {
+            diagnostics.extend(extra);
+        }
+    }
     let total = total_started.elapsed();
     println!();
     print_table(&figures);
