@@ -143,6 +143,37 @@ impl BlobStore {
         }
     }
 
+    /// Writes a small blob in one go on this thread (the admin seed writes thousands; a
+    /// streamed [`BlobStore::writer`] costs a thread each). The file goes straight under its
+    /// final name, fsynced in a persistent store: the caller commits the metadata that points
+    /// at it only after [`BlobStore::sync`], and a blob nothing points at is an orphan,
+    /// removed at the next start.
+    pub fn put(&self, bytes: &[u8]) -> std::io::Result<Written> {
+        let key = random_base64(18);
+        let mut file = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(self.dir.join(&key))?;
+        file.write_all(bytes)?;
+        if self.durable {
+            file.sync_all()?;
+        }
+        Ok(Written {
+            blob: BlobRef::File(key),
+            size: bytes.len() as u64,
+            md5: hex(&Md5::digest(bytes)),
+        })
+    }
+
+    /// Makes the names of blobs written by [`BlobStore::put`] durable (a persistent store
+    /// fsyncs the directory; a temporary one has nothing to do).
+    pub fn sync(&self) -> std::io::Result<()> {
+        if self.durable {
+            std::fs::File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
     /// Deletes a blob (synthetic ones have nothing to delete). Errors are logged, not raised:
     /// an orphaned file wastes space but loses nothing.
     pub fn remove(&self, stored: &str) {

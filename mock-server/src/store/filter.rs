@@ -326,6 +326,25 @@ pub enum NameMatch {
 /// `now` (epoch ms) makes `parents:` also match a node that left that parent less than the
 /// listing lag ago (the `ghost_parents` table).
 pub fn to_sql(filter: &Filter, names: NameMatch, now: i64) -> Result<SqlCondition, FilterError> {
+    compile(filter, names, now, false)
+}
+
+/// Like [`to_sql`], for a query driven by one folder's children: `parents:` terms are checked
+/// per candidate instead of listing a folder's children.
+pub fn to_sql_per_candidate(
+    filter: &Filter,
+    names: NameMatch,
+    now: i64,
+) -> Result<SqlCondition, FilterError> {
+    compile(filter, names, now, true)
+}
+
+fn compile(
+    filter: &Filter,
+    names: NameMatch,
+    now: i64,
+    per_candidate: bool,
+) -> Result<SqlCondition, FilterError> {
     use rusqlite::types::Value;
     let mut params = Vec::new();
     let mut branches = Vec::new();
@@ -333,9 +352,10 @@ pub fn to_sql(filter: &Filter, names: NameMatch, now: i64) -> Result<SqlConditio
         // With a selective term (name, id, md5) the query is driven by that term's index and
         // `parents:` is checked per candidate; without one it is driven by the parent's
         // children. Either way a lookup or a page costs the same whatever the folder's size.
-        let selective = conj
-            .iter()
-            .any(|t| matches!(t.field, Field::Name | Field::Id | Field::Md5));
+        let selective = per_candidate
+            || conj
+                .iter()
+                .any(|t| matches!(t.field, Field::Name | Field::Id | Field::Md5));
         let mut parts = Vec::new();
         for term in conj {
             let v = term.value.clone();

@@ -1,18 +1,26 @@
 //! The metadata store: accounts, nodes, parents, tokens, tempLinks and properties in SQLite.
 //!
-//! One connection behind a mutex. Every mutation runs in one transaction under that mutex,
-//! so checks such as "is this name free under this parent?" and the insert that follows are
-//! atomic: sixteen concurrent creates of one name give one node and fifteen 409s.
+//! One writing connection behind a mutex. Every mutation runs in one transaction under that
+//! mutex, so checks such as "is this name free under this parent?" and the insert that
+//! follows are atomic: sixteen concurrent creates of one name give one node and fifteen 409s.
+//! The database is a file in WAL mode (in a temporary directory unless `--data-dir` gives
+//! one), so reads run on pooled read-only connections ([`crate::store::pool`]) beside the
+//! writer, and its size does not count towards the process's memory. Tokens and accounts,
+//! read by every API call, are cached ([`crate::store::cache`]).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::filter::{Filter, NameMatch, to_sql};
+use crate::store::cache::Cache;
+use crate::store::filter::{Filter, NameMatch};
+use crate::store::listing::{self, Search};
 use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, Node, TRASH};
+use crate::store::pool::{Reader, Readers};
+use crate::store::rows::{NODE_COLUMNS, load_node, node_from_row};
 use crate::util::{etag, node_id, now_ms, random_base64};
 
 /// An account of the mock.
@@ -88,6 +96,28 @@ pub struct NewNode {
     pub hidden_ms: i64,
 }
 
+/// Where a node of a batch goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchParent {
+    /// An existing folder.
+    Id(String),
+    /// The folder at this index of the same batch (an earlier one).
+    Earlier(usize),
+}
+
+/// One node of [`MetaStore::create_batch`]: AVAILABLE, created by `acd-mock`, no labels.
+#[derive(Debug, Clone)]
+pub struct BatchNode {
+    /// Its folder.
+    pub parent: BatchParent,
+    /// FILE or FOLDER.
+    pub kind: &'static str,
+    /// Its name (already validated).
+    pub name: String,
+    /// Content of a FILE.
+    pub content: Option<Content>,
+}
+
 /// Metadata changes a PATCH may make.
 #[derive(Debug, Clone, Default)]
 pub struct Patch {
@@ -101,47 +131,6 @@ pub struct Patch {
     pub parents: Option<Vec<String>>,
     /// New status (only AVAILABLE is accepted by the API layer).
     pub status: Option<String>,
-}
-
-const NODE_COLUMNS: &str = "n.seq, n.id, n.account, n.kind, n.name, n.status, n.is_root, n.version, \
-    n.created, n.modified, n.created_by, n.description, n.labels, n.etag, n.size, n.md5, \
-    n.content_type, n.extension, n.content_version, n.content_date, n.blob, n.trashed_with, n.change_seq";
-
-fn node_from_row(row: &Row<'_>) -> rusqlite::Result<Node> {
-    let labels: String = row.get(12)?;
-    let blob: Option<String> = row.get(20)?;
-    let content = match blob {
-        Some(blob) => Some(Content {
-            size: u64::try_from(row.get::<_, i64>(14)?).unwrap_or(0),
-            md5: row.get(15)?,
-            content_type: row.get(16)?,
-            extension: row.get(17)?,
-            version: row.get(18)?,
-            date: row.get(19)?,
-            blob,
-        }),
-        None => None,
-    };
-    Ok(Node {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        account: row.get(2)?,
-        kind: row.get(3)?,
-        name: row.get(4)?,
-        status: row.get(5)?,
-        is_root: row.get(6)?,
-        version: row.get(7)?,
-        created: row.get(8)?,
-        modified: row.get(9)?,
-        created_by: row.get(10)?,
-        description: row.get(11)?,
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
-        etag: row.get(13)?,
-        content,
-        parents: Vec::new(),
-        trashed_with: row.get(21)?,
-        change_seq: row.get(22)?,
-    })
 }
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
@@ -161,30 +150,54 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Page cache of the writing connection, in KiB.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// The SQLite metadata store.
 #[derive(Debug)]
 pub struct MetaStore {
     conn: Mutex<Connection>,
+    readers: Readers,
     names: NameMatch,
+    tokens: Cache<String, TokenRow>,
+    accounts: Cache<i64, Account>,
+    /// The temporary directory of a store without a path (removed on drop).
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl MetaStore {
-    /// Opens the store: in memory when `path` is `None`, else the database file at `path`.
+    /// Opens the store: the database file at `path` (synced on every commit), or without one
+    /// a database in a temporary directory (never synced: nothing outlives the process).
     pub fn open(path: Option<&Path>, names: NameMatch) -> rusqlite::Result<Self> {
-        let conn = match path {
-            Some(path) => {
-                let conn = Connection::open(path)?;
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "FULL")?;
-                conn
+        let (file, temp, synchronous) = match path {
+            Some(path) => (path.to_path_buf(), None, "FULL"),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("acd-mock-meta")
+                    .tempdir()
+                    .map_err(|e| {
+                        rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                            Some(format!("temporary directory: {e}")),
+                        )
+                    })?;
+                (temp.path().join("meta.sqlite"), Some(temp), "OFF")
             }
-            None => Connection::open_in_memory()?,
         };
+        let conn = Connection::open(&file)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(include_str!("schema.sql"))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        crate::store::schema::prepare(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            readers: Readers::new(file),
             names,
+            tokens: Cache::default(),
+            accounts: Cache::default(),
+            _temp: temp,
         })
     }
 
@@ -192,6 +205,11 @@ impl MetaStore {
         // A panic while holding the lock cannot leave a transaction half-applied (it rolls
         // back on drop), so a poisoned lock is safe to keep using.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A read-only connection: sees every committed write, waits for none.
+    fn read(&self) -> ApiResult<Reader<'_>> {
+        Ok(self.readers.get()?)
     }
 
     // ---- accounts -------------------------------------------------------------------------
@@ -219,6 +237,7 @@ impl MetaStore {
         let account = tx.last_insert_rowid();
         insert_root(&tx, account, &root_id)?;
         tx.commit()?;
+        self.accounts.invalidate();
         Ok(Account {
             id: account,
             email: email.to_string(),
@@ -241,14 +260,21 @@ impl MetaStore {
 
     /// The account with this id.
     pub fn account(&self, id: i64) -> ApiResult<Option<Account>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"),
-                [id],
-                account_from_row,
-            )
-            .optional()?)
+        let generation = match self.accounts.get(&id) {
+            Ok(account) => return Ok(Some(account)),
+            Err(generation) => generation,
+        };
+        let conn = self.read()?;
+        let account = conn
+            .prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"
+            ))?
+            .query_row([id], account_from_row)
+            .optional()?;
+        if let Some(account) = &account {
+            self.accounts.fill(generation, id, account.clone());
+        }
+        Ok(account)
     }
 
     /// The account with this email (compared ignoring case).
@@ -281,12 +307,15 @@ impl MetaStore {
             "DELETE FROM templinks WHERE node IN (SELECT id FROM nodes WHERE account = ?)",
             [account],
         )?;
-        tx.execute(
+        for table in [
             "DELETE FROM parents WHERE child IN (SELECT id FROM nodes WHERE account = ?)",
-            [account],
-        )?;
-        tx.execute("DELETE FROM nodes WHERE account = ?", [account])?;
-        tx.execute("DELETE FROM purged WHERE account = ?", [account])?;
+            "DELETE FROM ghost_parents WHERE child IN (SELECT id FROM nodes WHERE account = ?)",
+            "DELETE FROM child_counts WHERE parent IN (SELECT id FROM nodes WHERE account = ?)",
+            "DELETE FROM nodes WHERE account = ?",
+            "DELETE FROM purged WHERE account = ?",
+        ] {
+            tx.execute(table, [account])?;
+        }
         let root_id = node_id();
         tx.execute(
             "UPDATE accounts SET root_id = ?, change_seq = 0, epoch = ? WHERE id = ?",
@@ -294,6 +323,7 @@ impl MetaStore {
         )?;
         insert_root(&tx, account, &root_id)?;
         tx.commit()?;
+        self.accounts.invalidate();
         Ok(blobs)
     }
 
@@ -302,9 +332,12 @@ impl MetaStore {
         let conn = self.lock();
         let blobs = collect_strings(&conn, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])?;
         conn.execute_batch(
-            "DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
-             DELETE FROM nodes; DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts;",
+            "BEGIN; DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
+             DELETE FROM ghost_parents; DELETE FROM child_counts; DELETE FROM nodes; \
+             DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts; COMMIT;",
         )?;
+        self.tokens.invalidate();
+        self.accounts.invalidate();
         Ok(blobs)
     }
 
@@ -361,10 +394,16 @@ impl MetaStore {
 
     /// Looks a token up.
     pub fn token(&self, token: &str) -> ApiResult<Option<TokenRow>> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
+        let generation = match self.tokens.get(token) {
+            Ok(row) => return Ok(Some(row)),
+            Err(generation) => generation,
+        };
+        let conn = self.read()?;
+        let row = conn
+            .prepare_cached(
                 "SELECT kind, account, client_id, expires, redirect_uri, scope, used FROM tokens WHERE token = ?",
+            )?
+            .query_row(
                 [token],
                 |r| {
                     Ok(TokenRow {
@@ -378,7 +417,11 @@ impl MetaStore {
                     })
                 },
             )
-            .optional()?)
+            .optional()?;
+        if let Some(row) = &row {
+            self.tokens.fill(generation, token.to_string(), row.clone());
+        }
+        Ok(row)
     }
 
     /// Marks an authorization code used; returns false if it already was.
@@ -388,23 +431,26 @@ impl MetaStore {
             "UPDATE tokens SET used = 1 WHERE token = ? AND kind = 'code' AND used = 0",
             [code],
         )?;
+        self.tokens.invalidate();
         Ok(changed == 1)
     }
 
     /// Sets a token's expiry (tests use it to expire tokens without waiting).
     pub fn set_token_expiry(&self, token: &str, expires: Option<i64>) -> ApiResult<bool> {
         let conn = self.lock();
-        Ok(conn.execute(
+        let changed = conn.execute(
             "UPDATE tokens SET expires = ? WHERE token = ?",
             params![expires, token],
-        )? == 1)
+        )?;
+        self.tokens.invalidate();
+        Ok(changed == 1)
     }
 
     // ---- node reads -----------------------------------------------------------------------
 
     /// A node of the account, with its parents.
     pub fn node(&self, account: i64, id: &str) -> ApiResult<Option<Node>> {
-        let conn = self.lock();
+        let conn = self.read()?;
         load_node(&conn, account, id)
     }
 
@@ -419,38 +465,15 @@ impl MetaStore {
         after: i64,
         limit: u32,
     ) -> ApiResult<Page> {
-        let now = now_ms();
-        let cond =
-            to_sql(filter, self.names, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        // `+` keeps SQLite from driving the query by the account or status columns, which
-        // match most of the table: the filter's own terms are far more selective.
-        // (With a `status:` term the (account, status) index is the right driver.)
-        let mut sql = String::from(if filter.mentions_status() {
-            "n.account = ?"
-        } else {
-            "+n.account = ?"
-        });
-        let mut params: Vec<Value> = vec![Value::Integer(account)];
-        if let Some(parent) = parent {
-            sql.push_str(
-                " AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ? \
-                 UNION ALL SELECT g.child FROM ghost_parents g WHERE g.parent = ? AND g.until > ?)",
-            );
-            params.push(Value::Text(parent.to_string()));
-            params.push(Value::Text(parent.to_string()));
-            params.push(Value::Integer(now));
-        }
-        // Listing lag: nodes too new to be listed yet.
-        sql.push_str(" AND (n.visible_from IS NULL OR n.visible_from <= ?)");
-        params.push(Value::Integer(now));
-        if !filter.mentions_status() {
-            // (Listing lag: a node trashed moments ago still shows.)
-            sql.push_str(" AND (+n.status <> 'TRASH' OR n.trash_lag_until > ?)");
-            params.push(Value::Integer(now));
-        }
-        sql.push_str(&format!(" AND ({})", cond.sql));
-        params.extend(cond.params);
-        let mut page = self.page(&sql, params, after, limit)?;
+        let search = Search {
+            account,
+            filter,
+            parent,
+            names: self.names,
+            now: now_ms(),
+        };
+        let conn = self.read()?;
+        let mut page = listing::page(&conn, &search, after, limit)?;
         if !filter.mentions_status() {
             // Only the listing lag lets a trashed node in here: show it as it was.
             for node in page.nodes.iter_mut().filter(|n| n.is_trashed()) {
@@ -462,42 +485,14 @@ impl MetaStore {
 
     /// One page of the trash: nodes trashed directly (not as part of a trashed folder).
     pub fn trash_page(&self, account: i64, after: i64, limit: u32) -> ApiResult<Page> {
-        self.page(
+        let conn = self.read()?;
+        listing::condition_page(
+            &conn,
             "n.account = ? AND n.status = 'TRASH' AND n.trashed_with IS NULL",
             vec![Value::Integer(account)],
             after,
             limit,
         )
-    }
-
-    fn page(&self, cond: &str, params: Vec<Value>, after: i64, limit: u32) -> ApiResult<Page> {
-        let conn = self.lock();
-        let total: i64 = conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM nodes n WHERE {cond}"))?
-            .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-        let mut page_params = params;
-        page_params.push(Value::Integer(after));
-        page_params.push(Value::Integer(i64::from(limit) + 1));
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {NODE_COLUMNS} FROM nodes n WHERE {cond} AND n.seq > ? ORDER BY n.seq LIMIT ?"
-        ))?;
-        let mut nodes = stmt
-            .query_map(params_from_iter(page_params.iter()), node_from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = nodes.len() > limit as usize;
-        nodes.truncate(limit as usize);
-        for node in &mut nodes {
-            node.parents = parents_of(&conn, &node.id)?;
-        }
-        Ok(Page {
-            next_after: if more {
-                nodes.last().map(|n| n.seq)
-            } else {
-                None
-            },
-            total: u64::try_from(total).unwrap_or(0),
-            nodes,
-        })
     }
 
     /// Nodes changed after `after` in the account's feed, oldest change first, as
@@ -509,17 +504,16 @@ impl MetaStore {
         max: u32,
         include_purged: bool,
     ) -> ApiResult<Vec<(i64, serde_json::Value)>> {
-        let conn = self.lock();
+        let conn = self.read()?;
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.account = ? AND n.change_seq > ? \
              ORDER BY n.change_seq LIMIT ?"
         ))?;
-        let mut nodes = stmt
+        let nodes = stmt
             .query_map(params![account, after, max], node_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         let mut changes = Vec::with_capacity(nodes.len());
-        for node in &mut nodes {
-            node.parents = parents_of(&conn, &node.id)?;
+        for node in &nodes {
             changes.push((node.change_seq, node.json()));
         }
         if include_purged {
@@ -599,6 +593,7 @@ impl MetaStore {
                 "DELETE FROM templinks WHERE node = ?",
                 "DELETE FROM parents WHERE child = ?",
                 "DELETE FROM ghost_parents WHERE child = ?",
+                "DELETE FROM child_counts WHERE parent = ?",
                 "DELETE FROM nodes WHERE id = ?",
             ] {
                 tx.execute(table, [&node.id])?;
@@ -610,7 +605,7 @@ impl MetaStore {
 
     /// The account's latest change number.
     pub fn change_seq(&self, account: i64) -> ApiResult<i64> {
-        let conn = self.lock();
+        let conn = self.read()?;
         Ok(conn.query_row(
             "SELECT change_seq FROM accounts WHERE id = ?",
             [account],
@@ -642,6 +637,85 @@ impl MetaStore {
     /// whatever took its name meanwhile.
     pub fn create_unchecked(&self, account: i64, new: NewNode) -> ApiResult<Node> {
         self.insert(account, new, None, false)
+    }
+
+    /// Creates many nodes in one transaction (the admin seed): each under an existing live
+    /// folder of the account or under a folder created earlier in the same batch, each name
+    /// free in its folder. All or nothing: on an error nothing is created. Returns the new
+    /// ids, in order.
+    pub fn create_batch(&self, account: i64, nodes: &[BatchNode]) -> ApiResult<Vec<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let first_change: i64 = tx.query_row(
+            "SELECT change_seq FROM accounts WHERE id = ?",
+            [account],
+            |r| r.get(0),
+        )?;
+        let now = now_ms();
+        let mut checked = std::collections::HashSet::new();
+        let mut ids: Vec<String> = Vec::with_capacity(nodes.len());
+        let mut insert_node = tx.prepare_cached(
+            "INSERT INTO nodes (id, account, kind, name, name_lower, status, version, created, modified, \
+             created_by, labels, etag, size, md5, content_type, extension, content_version, content_date, \
+             blob, change_seq) VALUES (?, ?, ?, ?, ?, 'AVAILABLE', 1, ?, ?, 'acd-mock', '[]', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )?;
+        let mut insert_link = tx.prepare_cached(
+            "INSERT INTO parents (child, parent, pos, seq, kind, name, name_lower) VALUES (?, ?, 0, ?, ?, ?, ?)",
+        )?;
+        for (i, node) in nodes.iter().enumerate() {
+            let parent = match &node.parent {
+                BatchParent::Id(parent) => {
+                    if checked.insert(parent.as_str()) {
+                        check_parent(&tx, account, parent)?;
+                    }
+                    parent.as_str()
+                }
+                BatchParent::Earlier(j) if *j < i && nodes[*j].kind == FOLDER => ids[*j].as_str(),
+                BatchParent::Earlier(_) => {
+                    return Err(ApiError::Internal(
+                        "a batch node's parent must be a folder before it".into(),
+                    ));
+                }
+            };
+            if let Some(existing) = conflict(&tx, parent, &node.name, None)? {
+                return Err(ApiError::NameExists {
+                    name: node.name.clone(),
+                    parent: parent.to_string(),
+                    node_id: existing,
+                });
+            }
+            let id = node_id();
+            let lower = node.name.to_lowercase();
+            let c = node.content.as_ref();
+            insert_node.execute(params![
+                id,
+                account,
+                node.kind,
+                node.name,
+                lower,
+                now,
+                now,
+                etag(),
+                c.map(|c| to_i64(c.size)),
+                c.map(|c| c.md5.as_str()),
+                c.map(|c| c.content_type.as_str()),
+                c.and_then(|c| c.extension.as_deref()),
+                c.map(|c| c.version),
+                c.map(|c| c.date),
+                c.map(|c| c.blob.as_str()),
+                first_change + i as i64 + 1,
+            ])?;
+            let seq = tx.last_insert_rowid();
+            insert_link.execute(params![id, parent, seq, node.kind, node.name, lower])?;
+            ids.push(id);
+        }
+        drop((insert_node, insert_link));
+        tx.execute(
+            "UPDATE accounts SET change_seq = ? WHERE id = ?",
+            params![first_change + nodes.len() as i64, account],
+        )?;
+        tx.commit()?;
+        Ok(ids)
     }
 
     fn insert(
@@ -701,12 +775,7 @@ impl MetaStore {
                 (new.hidden_ms > 0).then(|| now + new.hidden_ms)
             ],
         )?;
-        for (pos, parent) in new.parents.iter().enumerate() {
-            tx.execute(
-                "INSERT OR IGNORE INTO parents (child, parent, pos) VALUES (?, ?, ?)",
-                params![id, parent, pos as i64],
-            )?;
-        }
+        link(&tx, &id, &new.parents)?;
         let node = load_node(&tx, account, &id)?
             .ok_or_else(|| ApiError::Internal("lost insert".into()))?;
         tx.commit()?;
@@ -741,6 +810,10 @@ impl MetaStore {
                 tx.execute(
                     "UPDATE nodes SET name = ?, name_lower = ?, extension = CASE WHEN kind = 'FILE' THEN ? ELSE extension END WHERE id = ?",
                     params![name, name.to_lowercase(), crate::store::node::extension_of(name), node.id],
+                )?;
+                tx.execute(
+                    "UPDATE parents SET name = ?, name_lower = ? WHERE child = ?",
+                    params![name, name.to_lowercase(), node.id],
                 )?;
             }
             if let Some(description) = &patch.description {
@@ -1099,22 +1172,6 @@ fn parents_of(conn: &Connection, id: &str) -> ApiResult<Vec<String>> {
     )
 }
 
-fn load_node(conn: &Connection, account: i64, id: &str) -> ApiResult<Option<Node>> {
-    let node = conn
-        .prepare_cached(&format!(
-            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id = ? AND n.account = ?"
-        ))?
-        .query_row(params![id, account], node_from_row)
-        .optional()?;
-    match node {
-        Some(mut node) => {
-            node.parents = parents_of(conn, &node.id)?;
-            Ok(Some(node))
-        }
-        None => Ok(None),
-    }
-}
-
 fn bump_change(tx: &Connection, account: i64) -> ApiResult<i64> {
     Ok(tx.query_row(
         "UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ? RETURNING change_seq",
@@ -1167,11 +1224,11 @@ fn conflict(
 ) -> ApiResult<Option<String>> {
     Ok(tx
         .prepare_cached(
-            "SELECT n.id FROM nodes n WHERE n.name_lower = ? AND n.status <> 'TRASH' AND n.id <> ? \
-             AND n.id IN (SELECT p.child FROM parents p WHERE p.parent = ?) LIMIT 1",
+            "SELECT p.child FROM parents p CROSS JOIN nodes n ON n.seq = p.seq \
+             WHERE p.parent = ? AND p.name_lower = ? AND p.child <> ? AND n.status <> 'TRASH' LIMIT 1",
         )?
         .query_row(
-            params![name.to_lowercase(), except.unwrap_or(""), parent],
+            params![parent, name.to_lowercase(), except.unwrap_or("")],
             |r| r.get(0),
         )
         .optional()?)
@@ -1211,11 +1268,18 @@ fn set_parents(tx: &Connection, id: &str, parents: &[String], lag_ms: i64) -> Ap
         }
     }
     tx.execute("DELETE FROM parents WHERE child = ?", [id])?;
+    link(tx, id, parents)
+}
+
+/// Links a node to `parents` (a repeated parent once), copying the node's `seq`, kind and
+/// names into each link.
+fn link(tx: &Connection, id: &str, parents: &[String]) -> ApiResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO parents (child, parent, pos, seq, kind, name, name_lower) \
+         SELECT id, ?, ?, seq, kind, name, name_lower FROM nodes WHERE id = ?",
+    )?;
     for (pos, parent) in parents.iter().enumerate() {
-        tx.execute(
-            "INSERT OR IGNORE INTO parents (child, parent, pos) VALUES (?, ?, ?)",
-            params![id, parent, pos as i64],
-        )?;
+        stmt.execute(params![parent, pos as i64, id])?;
     }
     Ok(())
 }

@@ -1,4 +1,6 @@
--- acd-mock metadata store. One database holds every account.
+-- acd-mock metadata store: the tables. One database holds every account. Indexes and
+-- triggers are in `indexes.sql`, created after `schema.rs` has brought an older database
+-- up to these columns.
 CREATE TABLE IF NOT EXISTS accounts (
     id          INTEGER PRIMARY KEY,
     email       TEXT NOT NULL UNIQUE,
@@ -37,20 +39,31 @@ CREATE TABLE IF NOT EXISTS nodes (
     visible_from    INTEGER,
     trash_lag_until INTEGER
 );
-CREATE INDEX IF NOT EXISTS nodes_by_name ON nodes (name, account);
-CREATE INDEX IF NOT EXISTS nodes_by_name_lower ON nodes (name_lower, account);
-CREATE INDEX IF NOT EXISTS nodes_by_md5 ON nodes (md5, account);
-CREATE INDEX IF NOT EXISTS nodes_by_change ON nodes (account, change_seq);
-CREATE INDEX IF NOT EXISTS nodes_by_status ON nodes (account, status);
-CREATE INDEX IF NOT EXISTS nodes_roots ON nodes (account) WHERE is_root = 1;
-
+-- One row per (child, parent) link. `seq`, `kind`, `name` and `name_lower` copy the child's
+-- (kept equal on rename), so a folder's children are read in creation order from an index
+-- (keyset paging at a constant cost per page) and a name is found under a parent without
+-- looking at same-named nodes elsewhere. Columns added after the first release are added by
+-- `schema.rs` to older databases.
 CREATE TABLE IF NOT EXISTS parents (
-    child   TEXT NOT NULL,
-    parent  TEXT NOT NULL,
-    pos     INTEGER NOT NULL,
+    child       TEXT NOT NULL,
+    parent      TEXT NOT NULL,
+    pos         INTEGER NOT NULL,
+    seq         INTEGER NOT NULL DEFAULT 0,
+    kind        TEXT NOT NULL DEFAULT '',
+    name        TEXT,
+    name_lower  TEXT,
     PRIMARY KEY (child, parent)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS parents_by_parent ON parents (parent, child);
+
+-- How many children each folder has, by kind and status, kept by the triggers in
+-- `indexes.sql`: a listing's `count` without counting.
+CREATE TABLE IF NOT EXISTS child_counts (
+    parent  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    total   INTEGER NOT NULL,
+    PRIMARY KEY (parent, kind, status)
+) WITHOUT ROWID;
 
 -- Listing lag: a moved node keeps showing under its old parent until `until`.
 CREATE TABLE IF NOT EXISTS ghost_parents (
@@ -59,7 +72,6 @@ CREATE TABLE IF NOT EXISTS ghost_parents (
     until   INTEGER NOT NULL,
     PRIMARY KEY (child, parent)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS ghost_parents_by_parent ON ghost_parents (parent, until);
 
 -- Purged nodes (POST /_mock/purge): gone from `nodes`, kept here for the changes feed,
 -- which shows them with status PURGED at their change number when includePurged is asked.
@@ -69,7 +81,6 @@ CREATE TABLE IF NOT EXISTS purged (
     change_seq  INTEGER NOT NULL,
     json        TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS purged_by_change ON purged (account, change_seq);
 
 CREATE TABLE IF NOT EXISTS tokens (
     token        TEXT PRIMARY KEY,
@@ -88,7 +99,6 @@ CREATE TABLE IF NOT EXISTS templinks (
     created  INTEGER NOT NULL,
     expires  INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS templinks_by_node ON templinks (node);
 
 CREATE TABLE IF NOT EXISTS properties (
     node   TEXT NOT NULL,
