@@ -115,7 +115,10 @@ impl Plan {
         let million_folders = args
             .iter()
             .find_map(|a| a.strip_prefix("--million-folders="))
-            .map(|n| n.parse::<usize>().expect("--million-folders takes a number"));
+            .map(|n| {
+                n.parse::<usize>()
+                    .expect("--million-folders takes a number")
+            });
         let plan = if quick {
             Self {
                 quick,

@@ -243,16 +243,19 @@ struct Placed {
 
 /// `POST /_mock/seed`: builds a tree. Folders have `children`; files have `content`,
 /// `base64`, or a `size` (synthetic bytes, generated when read). 201 with each created path
-/// and id. All or nothing: the nodes go in as one transaction (a bad name or a name clash
-/// anywhere creates none of them), so seeding runs at tens of thousands of nodes a second.
+/// and id. Nodes are made depth first in the given order; the first bad one (its name, kind
+/// or content, its parent, a name clash) stops the seeding with its error, and the nodes
+/// before it stay created. They go in as one transaction, so seeding runs at tens of
+/// thousands of nodes a second.
 async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: SeedBody = read_json(request.into_body(), 64 * 1024 * 1024, false).await?;
     let account = account_named(&state, body.account.as_deref())?;
     let parent = body.parent.unwrap_or_else(|| account.root_id.clone());
-    let placed = place(parent, body.nodes)?;
     let state = Arc::clone(&state.0);
     let work = tokio::task::spawn_blocking(move || -> ApiResult<Vec<Value>> {
-        let contents = seed_contents(&state, &placed)?;
+        let (placed, place_error) = place(parent, body.nodes);
+        let (contents, content_error) = seed_contents(&state, &placed);
+        // The batch ends before the first node that could not be placed or given content.
         let batch: Vec<BatchNode> = placed
             .iter()
             .zip(contents)
@@ -263,27 +266,23 @@ async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Js
                 content,
             })
             .collect();
-        let written = || {
-            batch
-                .iter()
-                .filter_map(|b| b.content.as_ref())
-                .map(|c| c.blob.clone())
-        };
-        let ids = state
+        let outcome = state
             .blobs
             .sync()
             .map_err(ApiError::from)
             .and_then(|()| state.meta.create_batch(account.id, &batch));
-        let ids = match ids {
-            Ok(ids) => ids,
-            Err(error) => {
-                written().for_each(|blob| state.blobs.remove(&blob));
-                return Err(error);
-            }
-        };
+        let made = outcome.as_ref().map_or(0, |o| o.ids.len());
+        // Blobs of the nodes not made point nowhere.
+        for content in batch[made..].iter().filter_map(|b| b.content.as_ref()) {
+            state.blobs.remove(&content.blob);
+        }
+        let outcome = outcome?;
+        if let Some(error) = outcome.error.or(content_error).or(place_error) {
+            return Err(error);
+        }
         Ok(placed
             .iter()
-            .zip(ids)
+            .zip(outcome.ids)
             .map(|(p, id)| {
                 json!({"path": p.path, "id": id, "kind": if p.is_folder { FOLDER } else { FILE }})
             })
@@ -296,8 +295,8 @@ async fn seed(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Js
 }
 
 /// Flattens a seed tree, parents before their children (depth first, in the given order),
-/// checking names and kinds before anything is written.
-fn place(parent: String, nodes: Vec<SeedNode>) -> ApiResult<Vec<Placed>> {
+/// up to the first node whose name or kind is bad (with its error).
+fn place(parent: String, nodes: Vec<SeedNode>) -> (Vec<Placed>, Option<ApiError>) {
     let mut work: Vec<(BatchParent, String, SeedNode)> = nodes
         .into_iter()
         .rev()
@@ -306,26 +305,26 @@ fn place(parent: String, nodes: Vec<SeedNode>) -> ApiResult<Vec<Placed>> {
     let mut placed = Vec::new();
     while let Some((parent, prefix, mut node)) = work.pop() {
         if let Some(problem) = name_problem(&node.name) {
-            return Err(ApiError::bad_request(format!("{:?}: {problem}", node.name)));
+            let error = ApiError::bad_request(format!("{:?}: {problem}", node.name));
+            return (placed, Some(error));
         }
         let path = format!("{prefix}{}", node.name);
         let is_folder = match node.kind.as_deref() {
             Some(FOLDER) => true,
             Some(FILE) => false,
-            Some(other) => return Err(ApiError::bad_request(format!("Invalid kind {other}"))),
+            Some(other) => {
+                let error = ApiError::bad_request(format!("Invalid kind {other}"));
+                return (placed, Some(error));
+            }
             None => {
                 !node.children.is_empty()
                     || (node.content.is_none() && node.base64.is_none() && node.size.is_none())
             }
         };
-        let children = std::mem::take(&mut node.children);
-        if !is_folder && !children.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "Parent {path} is not a folder"
-            )));
-        }
+        // (A file's children are placed too: the store refuses the first, as it would a
+        // create under a file.)
         let index = placed.len();
-        for child in children.into_iter().rev() {
+        for child in std::mem::take(&mut node.children).into_iter().rev() {
             work.push((BatchParent::Earlier(index), format!("{path}/"), child));
         }
         placed.push(Placed {
@@ -335,30 +334,24 @@ fn place(parent: String, nodes: Vec<SeedNode>) -> ApiResult<Vec<Placed>> {
             node,
         });
     }
-    Ok(placed)
+    (placed, None)
 }
 
-/// The content of every file of a batch: small blobs written, synthetic MD5s computed (unless
-/// given). On an error, the blobs written so far are removed.
-fn seed_contents(state: &AppState, placed: &[Placed]) -> ApiResult<Vec<Option<Content>>> {
+/// The content of the files of a batch, in order (small blobs written, synthetic MD5s
+/// computed unless given), up to the first that fails (with its error).
+fn seed_contents(state: &AppState, placed: &[Placed]) -> (Vec<Option<Content>>, Option<ApiError>) {
     let mut contents: Vec<Option<Content>> = Vec::with_capacity(placed.len());
     for p in placed {
-        let content = if p.is_folder {
-            Ok(None)
-        } else {
-            seed_content(state, &p.node).map(Some)
-        };
-        match content {
-            Ok(content) => contents.push(content),
-            Err(error) => {
-                for blob in contents.iter().flatten() {
-                    state.blobs.remove(&blob.blob);
-                }
-                return Err(error);
-            }
+        if p.is_folder {
+            contents.push(None);
+            continue;
+        }
+        match seed_content(state, &p.node) {
+            Ok(content) => contents.push(Some(content)),
+            Err(error) => return (contents, Some(error)),
         }
     }
-    Ok(contents)
+    (contents, None)
 }
 
 fn seed_content(state: &AppState, node: &SeedNode) -> ApiResult<Content> {

@@ -43,7 +43,9 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let store = MetaStore::open(None, NameMatch::CaseSensitive).unwrap();
-    let account = store.create_account("a@example.com", "pw", u64::MAX / 4).unwrap();
+    let account = store
+        .create_account("a@example.com", "pw", u64::MAX / 4)
+        .unwrap();
     let folder = store
         .create(account.id, new_node(&account.root_id, "P", FOLDER, 0), None)
         .unwrap()
@@ -202,7 +204,11 @@ fn check_listing(initial: &[bool], limit: u32, ops: &[Vec<Op>], form: Form) {
         let kind = if *folder { FOLDER } else { FILE };
         let id = f
             .store
-            .create(f.account, new_node(&f.folder, &format!("c-{i}"), kind, 0), None)
+            .create(
+                f.account,
+                new_node(&f.folder, &format!("c-{i}"), kind, 0),
+                None,
+            )
             .unwrap()
             .id;
         model.children.insert(id, (kind, false));
@@ -237,7 +243,10 @@ fn check_listing(initial: &[bool], limit: u32, ops: &[Vec<Op>], form: Form) {
         assert!(pages < 10_000, "the listing does not end");
     }
     for id in before.difference(&touched) {
-        assert!(seen.contains(id), "{id} was there throughout but not listed");
+        assert!(
+            seen.contains(id),
+            "{id} was there throughout but not listed"
+        );
     }
 }
 
@@ -274,7 +283,11 @@ fn paging_is_exact_beside_a_concurrent_writer() {
     for i in 0..600 {
         let id = f
             .store
-            .create(f.account, new_node(&f.folder, &format!("s-{i}"), FILE, 0), None)
+            .create(
+                f.account,
+                new_node(&f.folder, &format!("s-{i}"), FILE, 0),
+                None,
+            )
             .unwrap()
             .id;
         if i % 3 != 0 {
@@ -297,7 +310,11 @@ fn paging_is_exact_beside_a_concurrent_writer() {
             let mut doomed = doomed.into_iter();
             while !stop.load(Ordering::Relaxed) {
                 f.store
-                    .create(f.account, new_node(&f.folder, &format!("w-{i}"), FILE, 0), None)
+                    .create(
+                        f.account,
+                        new_node(&f.folder, &format!("w-{i}"), FILE, 0),
+                        None,
+                    )
                     .unwrap();
                 if let Some(id) = doomed.next() {
                     f.store.trash(f.account, &id, 0).unwrap();
@@ -323,7 +340,10 @@ fn paging_is_exact_beside_a_concurrent_writer() {
             }
         }
         for id in &stable {
-            assert!(seen.contains(id), "{id} was there throughout but not listed");
+            assert!(
+                seen.contains(id),
+                "{id} was there throughout but not listed"
+            );
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -341,7 +361,11 @@ fn count_follows_the_listing_lag() {
     for i in 0..5 {
         ids.push(
             f.store
-                .create(f.account, new_node(&f.folder, &format!("n-{i}"), FILE, 0), None)
+                .create(
+                    f.account,
+                    new_node(&f.folder, &format!("n-{i}"), FILE, 0),
+                    None,
+                )
                 .unwrap()
                 .id,
         );
@@ -383,7 +407,10 @@ fn count_follows_the_listing_lag() {
         .unwrap();
     let (total, got) = listed(Form::Filter);
     assert_eq!(total, 3);
-    assert_eq!(got, sorted(vec![ids[0].clone(), ids[1].clone(), ids[4].clone()]));
+    assert_eq!(
+        got,
+        sorted(vec![ids[0].clone(), ids[1].clone(), ids[4].clone()])
+    );
     // The trash lists what was trashed, whatever the lag.
     let trash = f
         .store
@@ -460,17 +487,52 @@ async fn a_hundred_thousand_node_folder_seeds_in_one_request() {
         .sum();
     assert_eq!(nodes, n + 2, "the seeded nodes, their folder and the root");
 
-    // A clash anywhere in a batch creates nothing.
-    let (status, _) = ctx
+    // A clash stops the seeding with a 409, the nodes before it staying created (as the
+    // same creates one by one would leave them).
+    let (status, body) = ctx
         .admin_post(
             "seed",
             Some(&json!({"parent": folder, "nodes": [
                 {"name": "fresh.txt", "content": "x"},
                 {"name": "F-000007.BIN", "content": "clash"},
+                {"name": "after.txt", "content": "y"},
             ]})),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(ctx.lookup(&folder, "fresh.txt").await["count"], 0);
-    assert_eq!(ctx.list(&format!("parents:{folder}")).await["count"], n);
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["info"]["nodeId"], created[8]["id"], "{body}");
+    assert_eq!(ctx.lookup(&folder, "fresh.txt").await["count"], 1);
+    assert_eq!(ctx.lookup(&folder, "after.txt").await["count"], 0);
+    assert_eq!(ctx.list(&format!("parents:{folder}")).await["count"], n + 1);
+}
+
+/// A seed stops at its first bad node with that node's error, as one create after another
+/// would: a file given children is made, and its first child is refused like a create under
+/// a file; a bad name later on is never reached.
+#[tokio::test]
+async fn a_seed_stops_at_its_first_bad_node() {
+    let ctx = Ctx::start().await;
+    let (status, body) = ctx
+        .admin_post(
+            "seed",
+            Some(&json!({"nodes": [
+                {"name": "ok", "kind": "FOLDER"},
+                {"name": "file.txt", "kind": "FILE", "content": "x", "children": [
+                    {"name": "inner.txt", "content": "y"},
+                ]},
+                {"name": "bad/name", "content": "z"},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let root = ctx.root_id().await;
+    let file = ctx.lookup(&root, "file.txt").await;
+    assert_eq!(file["count"], 1);
+    let file_id = file["data"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        body["message"],
+        format!("Parent {file_id} is not a folder"),
+        "{body}"
+    );
+    assert_eq!(ctx.lookup(&root, "ok").await["count"], 1);
 }

@@ -95,14 +95,7 @@ pub async fn bench_pages(ctx: &Ctx, plan: &Plan, folder_ids: &[String]) -> Vec<F
     for rep in 0..plan.reps {
         let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
         for which in order {
-            let w = walk(
-                ctx,
-                &folder_ids[which],
-                plan.folders[which],
-                pages,
-                long,
-            )
-            .await;
+            let w = walk(ctx, &folder_ids[which], plan.folders[which], pages, long).await;
             if which == 0 { &mut small } else { &mut large }.push(w.ms_per_page);
         }
         println!(
@@ -347,7 +340,11 @@ pub async fn bench_million(plan: &Plan, rng: &mut Rng) -> (Vec<Figure>, Value) {
             .map(|i| json!({"name": format!("b-{i:06}.bin"), "size": 512, "seed": i as u64}))
             .collect();
         let (ctx, parent) = (&ctx, &big_folder);
-        async move { ctx.seed(&json!({"parent": parent, "nodes": nodes})).await.len() }
+        async move {
+            ctx.seed(&json!({"parent": parent, "nodes": nodes}))
+                .await
+                .len()
+        }
     });
     let created_big: usize = stream::iter(batches)
         .buffered(2)
@@ -401,7 +398,11 @@ pub async fn bench_million(plan: &Plan, rng: &mut Rng) -> (Vec<Figure>, Value) {
     for i in 0..1_100 {
         let folder = &folder_ids[rng.random_range(0..folders)];
         let name = file_name(rng.random_range(0..files));
-        let filters = format!("parents:\"{}\" AND name:\"{}\"", escape(folder), escape(&name));
+        let filters = format!(
+            "parents:\"{}\" AND name:\"{}\"",
+            escape(folder),
+            escape(&name)
+        );
         let started = Instant::now();
         let page: Value = ctx
             .client
@@ -468,7 +469,11 @@ pub async fn bench_million(plan: &Plan, rng: &mut Rng) -> (Vec<Figure>, Value) {
     }
     let feed_s = started.elapsed().as_secs_f64();
     assert!(ended, "the feed ends with {{\"end\":true}}");
-    assert_eq!(nodes, seeded + 1, "the feed carries every node (and the root) once");
+    assert_eq!(
+        nodes,
+        seeded + 1,
+        "the feed carries every node (and the root) once"
+    );
     let (hwm, rss) = process.rss_mib();
     println!(
         "changes feed: {nodes} nodes in {feed_s:.1} s ({:.0} nodes/s); mock peak RSS {hwm:.0} MiB, now {rss:.0} MiB",

@@ -120,7 +120,11 @@ fn folder_query(search: &Search<'_>) -> Option<FolderQuery> {
                 key: key_of(&rest, search.names),
                 counted: only_kind_and_status(&rest),
                 rest: Filter {
-                    any_of: if rest.is_empty() { Vec::new() } else { vec![rest] },
+                    any_of: if rest.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![rest]
+                    },
                 },
             })
         }
@@ -201,9 +205,16 @@ fn folder_page(
     params.push(Value::Integer(after));
     params.extend(condition_params.iter().cloned());
     params.push(Value::Integer(want));
+    // A name picks its few nodes from the name index; without `INDEXED BY` SQLite prefers
+    // walking the whole folder in `seq` order to sorting them.
+    let index = match folder.key {
+        Key::Name(_) => " INDEXED BY parents_by_name",
+        Key::NameLower(_) => " INDEXED BY parents_by_name_lower",
+        Key::All | Key::Kind(_) => "",
+    };
     let mut nodes = conn
         .prepare_cached(&format!(
-            "SELECT {NODE_COLUMNS} FROM parents p CROSS JOIN nodes n ON n.seq = p.seq \
+            "SELECT {NODE_COLUMNS} FROM parents p{index} CROSS JOIN nodes n ON n.seq = p.seq \
              WHERE p.parent = ?{key} AND p.seq > ?{conditions} ORDER BY p.seq LIMIT ?"
         ))?
         .query_map(params_from_iter(params.iter()), node_from_row)?
@@ -239,7 +250,10 @@ fn folder_page(
 /// How many nodes a folder query matches over all pages.
 fn folder_count(conn: &Connection, search: &Search<'_>, folder: &FolderQuery) -> ApiResult<u64> {
     let (conditions, condition_params) = folder_conditions(search, folder)?;
-    let mut params = vec![Value::Text(folder.parent.clone()), Value::Integer(search.now)];
+    let mut params = vec![
+        Value::Text(folder.parent.clone()),
+        Value::Integer(search.now),
+    ];
     params.extend(condition_params.iter().cloned());
     let ghosts: i64 = conn
         .prepare_cached(&format!(
@@ -267,7 +281,11 @@ fn folder_count(conn: &Connection, search: &Search<'_>, folder: &FolderQuery) ->
 /// The folder's matching children from `child_counts`: the children of the kinds and
 /// statuses asked, less those the listing lag still hides, plus the trashed ones it still
 /// shows. Those two sets are small and found through partial indexes.
-fn counted_children(conn: &Connection, search: &Search<'_>, folder: &FolderQuery) -> ApiResult<i64> {
+fn counted_children(
+    conn: &Connection,
+    search: &Search<'_>,
+    folder: &FolderQuery,
+) -> ApiResult<i64> {
     if !owned(conn, search.account, &folder.parent)? {
         return Ok(0);
     }
@@ -280,8 +298,8 @@ fn counted_children(conn: &Connection, search: &Search<'_>, folder: &FolderQuery
     };
     let status_tested = search.filter.mentions_status();
     let mut base = 0i64;
-    let mut stmt = conn
-        .prepare_cached("SELECT kind, status, total FROM child_counts WHERE parent = ?")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT kind, status, total FROM child_counts WHERE parent = ?")?;
     let mut rows = stmt.query([&folder.parent])?;
     while let Some(row) = rows.next()? {
         let (kind, status, total): (String, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
@@ -297,7 +315,10 @@ fn counted_children(conn: &Connection, search: &Search<'_>, folder: &FolderQuery
     let rest = to_sql_per_candidate(&folder.rest, search.names, search.now).map_err(bad_filter)?;
     let child_of = "EXISTS (SELECT 1 FROM parents p WHERE p.child = n.id AND p.parent = ?)";
     // Counted, but not visible yet.
-    let mut params = vec![Value::Integer(search.now), Value::Text(folder.parent.clone())];
+    let mut params = vec![
+        Value::Integer(search.now),
+        Value::Text(folder.parent.clone()),
+    ];
     params.extend(rest.params.iter().cloned());
     let not_trashed = if status_tested {
         ""
@@ -429,10 +450,7 @@ mod tests {
     #[test]
     fn folder_queries_are_recognised() {
         assert_eq!(plan("", Some("P")), Some(("P".into(), Key::All, true)));
-        assert_eq!(
-            plan("parents:P", None),
-            Some(("P".into(), Key::All, true))
-        );
+        assert_eq!(plan("parents:P", None), Some(("P".into(), Key::All, true)));
         assert_eq!(
             plan("parents:P AND kind:FOLDER", None),
             Some(("P".into(), Key::Kind("FOLDER".into()), true))

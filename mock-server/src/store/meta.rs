@@ -118,6 +118,15 @@ pub struct BatchNode {
     pub content: Option<Content>,
 }
 
+/// What [`MetaStore::create_batch`] made.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// The ids of the nodes created, in the batch's order (a prefix of it).
+    pub ids: Vec<String>,
+    /// Why the batch stopped before its end, if it did.
+    pub error: Option<ApiError>,
+}
+
 /// Metadata changes a PATCH may make.
 #[derive(Debug, Clone, Default)]
 pub struct Patch {
@@ -189,6 +198,7 @@ impl MetaStore {
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        crate::store::schema::tune(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         crate::store::schema::prepare(&conn)?;
         Ok(Self {
@@ -640,10 +650,11 @@ impl MetaStore {
     }
 
     /// Creates many nodes in one transaction (the admin seed): each under an existing live
-    /// folder of the account or under a folder created earlier in the same batch, each name
-    /// free in its folder. All or nothing: on an error nothing is created. Returns the new
-    /// ids, in order.
-    pub fn create_batch(&self, account: i64, nodes: &[BatchNode]) -> ApiResult<Vec<String>> {
+    /// folder of the account or under a node created earlier in the same batch, each name free
+    /// in its folder. The nodes are made in order, as that many [`MetaStore::create`] calls
+    /// would: the first that fails stops the batch, and those before it stay created (the
+    /// outcome's `error`). Returns the new ids, in order.
+    pub fn create_batch(&self, account: i64, nodes: &[BatchNode]) -> ApiResult<BatchOutcome> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let first_change: i64 = tx.query_row(
@@ -654,6 +665,7 @@ impl MetaStore {
         let now = now_ms();
         let mut checked = std::collections::HashSet::new();
         let mut ids: Vec<String> = Vec::with_capacity(nodes.len());
+        let mut error = None;
         let mut insert_node = tx.prepare_cached(
             "INSERT INTO nodes (id, account, kind, name, name_lower, status, version, created, modified, \
              created_by, labels, etag, size, md5, content_type, extension, content_version, content_date, \
@@ -665,24 +677,37 @@ impl MetaStore {
         for (i, node) in nodes.iter().enumerate() {
             let parent = match &node.parent {
                 BatchParent::Id(parent) => {
-                    if checked.insert(parent.as_str()) {
-                        check_parent(&tx, account, parent)?;
+                    if !checked.contains(parent.as_str()) {
+                        if let Err(e) = check_parent(&tx, account, parent) {
+                            error = Some(e);
+                            break;
+                        }
+                        checked.insert(parent.as_str());
                     }
                     parent.as_str()
                 }
                 BatchParent::Earlier(j) if *j < i && nodes[*j].kind == FOLDER => ids[*j].as_str(),
+                BatchParent::Earlier(j) if *j < i => {
+                    // What `check_parent` says of a file given as a parent.
+                    error = Some(ApiError::bad_request(format!(
+                        "Parent {} is not a folder",
+                        ids[*j]
+                    )));
+                    break;
+                }
                 BatchParent::Earlier(_) => {
                     return Err(ApiError::Internal(
-                        "a batch node's parent must be a folder before it".into(),
+                        "a batch node's parent must come before it".into(),
                     ));
                 }
             };
             if let Some(existing) = conflict(&tx, parent, &node.name, None)? {
-                return Err(ApiError::NameExists {
+                error = Some(ApiError::NameExists {
                     name: node.name.clone(),
                     parent: parent.to_string(),
                     node_id: existing,
                 });
+                break;
             }
             let id = node_id();
             let lower = node.name.to_lowercase();
@@ -712,10 +737,10 @@ impl MetaStore {
         drop((insert_node, insert_link));
         tx.execute(
             "UPDATE accounts SET change_seq = ? WHERE id = ?",
-            params![first_change + nodes.len() as i64, account],
+            params![first_change + ids.len() as i64, account],
         )?;
         tx.commit()?;
-        Ok(ids)
+        Ok(BatchOutcome { ids, error })
     }
 
     fn insert(

@@ -52,6 +52,7 @@ impl Readers {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        crate::store::schema::tune(&conn)?;
         conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
