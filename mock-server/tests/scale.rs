@@ -536,3 +536,47 @@ async fn a_seed_stops_at_its_first_bad_node() {
     );
     assert_eq!(ctx.lookup(&root, "ok").await["count"], 1);
 }
+
+/// Seeded contents of any size download whole and in ranges, the tiny ones (kept inline in
+/// the metadata row) as well as the larger ones (in files).
+#[tokio::test]
+async fn seeded_contents_download_whole_and_in_ranges() {
+    use base64::Engine as _;
+    let ctx = Ctx::start().await;
+    let large: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&large);
+    let (status, seeded) = ctx
+        .admin_post(
+            "seed",
+            Some(&json!({"nodes": [
+                {"name": "tiny.txt", "content": "hello inline"},
+                {"name": "empty.txt", "content": ""},
+                {"name": "large.bin", "base64": encoded},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{seeded}");
+    let id = |i: usize| seeded["created"][i]["id"].as_str().unwrap().to_string();
+    assert_eq!(ctx.download(&id(0)).await, b"hello inline");
+    assert_eq!(ctx.download(&id(1)).await, b"");
+    assert_eq!(ctx.download(&id(2)).await, large);
+    for (i, whole) in [(0, b"hello inline".to_vec()), (2, large)] {
+        let response = ctx
+            .req(
+                reqwest::Method::GET,
+                &ctx.c(&format!("nodes/{}/content", id(i))),
+            )
+            .header("Range", "bytes=2-5")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.bytes().await.unwrap().as_ref(), &whole[2..6]);
+    }
+    let (_, node) = ctx.node(&id(0)).await;
+    assert_eq!(node["contentProperties"]["size"], 12);
+    assert_eq!(
+        node["contentProperties"]["md5"],
+        "f1d9e604a7a9422c5729c16fcc29f48a"
+    );
+}
