@@ -339,13 +339,16 @@ impl MetaStore {
 
     /// Deletes everything. Returns every blob that was referenced.
     pub fn reset_all(&self) -> ApiResult<Vec<String>> {
-        let conn = self.lock();
-        let blobs = collect_strings(&conn, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])?;
-        conn.execute_batch(
-            "BEGIN; DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
+        let mut conn = self.lock();
+        // A transaction object, so an error rolls back instead of leaving one open.
+        let tx = conn.transaction()?;
+        let blobs = collect_strings(&tx, "SELECT blob FROM nodes WHERE blob IS NOT NULL", [])?;
+        tx.execute_batch(
+            "DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
              DELETE FROM ghost_parents; DELETE FROM child_counts; DELETE FROM nodes; \
-             DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts; COMMIT;",
+             DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts;",
         )?;
+        tx.commit()?;
         self.tokens.invalidate();
         self.accounts.invalidate();
         Ok(blobs)
