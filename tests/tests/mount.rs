@@ -15,7 +15,10 @@ use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -51,14 +54,20 @@ fn require_fuse() {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("fusermount3").is_file()))
         .unwrap_or(false);
-    assert!(found, "fusermount3 is missing: install Debian's fuse3 (apt-get install fuse3)");
+    assert!(
+        found,
+        "fusermount3 is missing: install Debian's fuse3 (apt-get install fuse3)"
+    );
 }
 
 /// Poll `check` every 20 ms until it is true or `deadline` passes.
 fn wait_for(what: &str, deadline: Duration, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -86,8 +95,16 @@ struct Mounted {
 impl Mounted {
     /// `fusermount3 -u`, then the process must exit 0.
     fn unmount(mut self) {
-        let out = Command::new("fusermount3").arg("-u").arg(&self.point).output().unwrap();
-        assert!(out.status.success(), "fusermount3 -u: {}", text(&out.stderr));
+        let out = Command::new("fusermount3")
+            .arg("-u")
+            .arg(&self.point)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fusermount3 -u: {}",
+            text(&out.stderr)
+        );
         self.wait_exit_ok();
     }
 
@@ -97,7 +114,10 @@ impl Mounted {
             status = self.child.try_wait().unwrap();
             status.is_some()
         });
-        assert!(status.unwrap().success(), "acd mount exited with {status:?}");
+        assert!(
+            status.unwrap().success(),
+            "acd mount exited with {status:?}"
+        );
         assert!(!is_mounted(&self.point), "still mounted after exit");
     }
 }
@@ -105,7 +125,10 @@ impl Mounted {
 impl Drop for Mounted {
     fn drop(&mut self) {
         if is_mounted(&self.point) {
-            let _ = Command::new("fusermount3").arg("-uz").arg(&self.point).status();
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(&self.point)
+                .status();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -124,7 +147,11 @@ impl Env {
         require_fuse();
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("lag.toml");
-        std::fs::write(&profile, "[settings]\nlisting_lag_ms = { min = 2000, max = 2000 }\n").unwrap();
+        std::fs::write(
+            &profile,
+            "[settings]\nlisting_lag_ms = { min = 2000, max = 2000 }\n",
+        )
+        .unwrap();
         let profile = profile.to_str().unwrap().to_string();
         Self::with(dir, &["--faults", &profile])
     }
@@ -140,7 +167,12 @@ impl Env {
             "refresh_token": minted["refresh_token"],
             "expiry": "2099-01-01T00:00:00Z",
         });
-        let env = Self { acd, config, dir, mock };
+        let env = Self {
+            acd,
+            config,
+            dir,
+            mock,
+        };
         let url = env.mock.url.clone();
         env.ok(&[
             "config".to_string(),
@@ -181,7 +213,12 @@ impl Env {
 
     fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, args: &[S]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "acd {args:?} failed: {}\n{}", text(&out.stderr), text(&out.stdout));
+        assert!(
+            out.status.success(),
+            "acd {args:?} failed: {}\n{}",
+            text(&out.stderr),
+            text(&out.stdout)
+        );
         text(&out.stdout)
     }
 
@@ -190,7 +227,13 @@ impl Env {
         let point = self.dir.path().join("mnt");
         std::fs::create_dir_all(&point).unwrap();
         let child = self
-            .command(&["mount", &format!("r:{remote}"), point.to_str().unwrap(), "--poll-interval", "1s"])
+            .command(&[
+                "mount",
+                &format!("r:{remote}"),
+                point.to_str().unwrap(),
+                "--poll-interval",
+                "1s",
+            ])
             .args(args)
             .stdin(Stdio::null())
             .spawn()
@@ -213,9 +256,26 @@ impl Env {
 /// Names that need the remote's encoding or are otherwise awkward.
 fn awkward(i: usize) -> String {
     let names = [
-        "plain", "with space", "ünïcødé", "日本語", "emoji 🎉", "a:colon", "star*", "what?",
-        "back\\slash", "pipe|", "lt<gt>", "quote\"", "trailing.", "..dots", "#hash", "%percent",
-        "'single'", "tab\there", "fullwidth／slash", "  lead",
+        "plain",
+        "with space",
+        "ünïcødé",
+        "日本語",
+        "emoji 🎉",
+        "a:colon",
+        "star*",
+        "what?",
+        "back\\slash",
+        "pipe|",
+        "lt<gt>",
+        "quote\"",
+        "trailing.",
+        "..dots",
+        "#hash",
+        "%percent",
+        "'single'",
+        "tab\there",
+        "fullwidth／slash",
+        "  lead",
     ];
     format!("{} {i:02}.bin", names[i % names.len()])
 }
@@ -233,14 +293,23 @@ fn files_written_through_the_mount_read_back_and_list_at_once_under_listing_lag(
     std::fs::create_dir_all(src.join("sub")).unwrap();
     let mut expected = BTreeMap::new();
     for i in 0..50 {
-        let rel = if i % 5 == 0 { format!("sub/{}", awkward(i)) } else { awkward(i) };
+        let rel = if i % 5 == 0 {
+            format!("sub/{}", awkward(i))
+        } else {
+            awkward(i)
+        };
         let bytes = content(i);
         std::fs::write(src.join(&rel), &bytes).unwrap();
         expected.insert(rel, md5_hex(&bytes));
     }
     // cp -r into the mount.
     let up = mnt.point.join("up");
-    let out = Command::new("cp").arg("-r").arg(&src).arg(&up).output().unwrap();
+    let out = Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(&up)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "cp -r: {}", text(&out.stderr));
 
     // Listed at once by another acd process, whatever the 2 s lag.
@@ -248,7 +317,12 @@ fn files_written_through_the_mount_read_back_and_list_at_once_under_listing_lag(
     let files: BTreeMap<String, String> = listed
         .iter()
         .filter(|e| e["IsDir"] == json!(false))
-        .map(|e| (e["Path"].as_str().unwrap().to_string(), e["Hashes"]["MD5"].as_str().unwrap_or("").to_string()))
+        .map(|e| {
+            (
+                e["Path"].as_str().unwrap().to_string(),
+                e["Hashes"]["MD5"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     assert_eq!(files.len(), 50, "acd lsjson -R right after cp: {listed:?}");
 
@@ -268,30 +342,58 @@ fn files_written_through_the_mount_read_back_and_list_at_once_under_listing_lag(
         .collect();
     // md5sum escapes names with a backslash or newline; compare those by reading them.
     for (rel, md5) in &expected {
-        let got = read.get(rel).cloned().unwrap_or_else(|| md5_hex(&std::fs::read(up.join(rel)).unwrap()));
+        let got = read
+            .get(rel)
+            .cloned()
+            .unwrap_or_else(|| md5_hex(&std::fs::read(up.join(rel)).unwrap()));
         assert_eq!(&got, md5, "{rel} read back through the mount");
     }
 
     // mkdir, mv across folders, rm (to the trash), rmdir, case collision.
     let other = mnt.point.join("other");
-    assert!(Command::new("mkdir").arg(&other).status().unwrap().success());
+    assert!(
+        Command::new("mkdir")
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
     let moved = awkward(1);
-    let out = Command::new("mv").arg(up.join(&moved)).arg(other.join("renamed.bin")).output().unwrap();
+    let out = Command::new("mv")
+        .arg(up.join(&moved))
+        .arg(other.join("renamed.bin"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "mv: {}", text(&out.stderr));
-    assert_eq!(std::fs::read(other.join("renamed.bin")).unwrap(), content(1));
+    assert_eq!(
+        std::fs::read(other.join("renamed.bin")).unwrap(),
+        content(1)
+    );
     assert!(!up.join(&moved).exists());
     let ls = env.ok(&["ls", "r:m/other"]);
     assert!(ls.contains("renamed.bin"), "acd ls after mv: {ls}");
 
     let gone = awkward(2);
-    assert!(Command::new("rm").arg(up.join(&gone)).status().unwrap().success());
+    assert!(
+        Command::new("rm")
+            .arg(up.join(&gone))
+            .status()
+            .unwrap()
+            .success()
+    );
     assert!(!up.join(&gone).exists());
     let trash = env.ok(&["trash", "list", "r:"]);
-    assert!(trash.contains(gone.trim()), "the removed file is in the trash: {trash}");
+    assert!(
+        trash.contains(gone.trim()),
+        "the removed file is in the trash: {trash}"
+    );
 
     // Case-insensitive names: a.txt beside A.txt is EEXIST; lookups ignore case.
     std::fs::write(other.join("A.txt"), b"upper").unwrap();
-    let clash = std::fs::OpenOptions::new().write(true).create_new(true).open(other.join("a.txt"));
+    let clash = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(other.join("a.txt"));
     assert_eq!(clash.unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
     assert_eq!(std::fs::read(other.join("a.TXT")).unwrap(), b"upper");
     let err = std::fs::create_dir(mnt.point.join("OTHER")).unwrap_err();
@@ -302,11 +404,23 @@ fn files_written_through_the_mount_read_back_and_list_at_once_under_listing_lag(
     assert_eq!(err.raw_os_error(), Some(39), "ENOTEMPTY: {err}");
     let empty = mnt.point.join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert!(Command::new("rmdir").arg(&empty).status().unwrap().success());
+    assert!(
+        Command::new("rmdir")
+            .arg(&empty)
+            .status()
+            .unwrap()
+            .success()
+    );
     assert!(!empty.exists());
 
     // touch on an existing file: accepted, ignored.
-    assert!(Command::new("touch").arg(other.join("A.txt")).status().unwrap().success());
+    assert!(
+        Command::new("touch")
+            .arg(other.join("A.txt"))
+            .status()
+            .unwrap()
+            .success()
+    );
     mnt.unmount();
 }
 
@@ -326,7 +440,18 @@ fn the_first_and_last_mib_of_a_12_gib_synthetic_file() {
     for offset in [0, size - mib] {
         let mut got = vec![0u8; mib as usize];
         std::os::unix::fs::FileExt::read_exact_at(&file, &mut got, offset).unwrap();
-        let want = env.command(&["cat", "r:big/huge.bin", "--offset", &offset.to_string(), "--count", &mib.to_string()]).output().unwrap().stdout;
+        let want = env
+            .command(&[
+                "cat",
+                "r:big/huge.bin",
+                "--offset",
+                &offset.to_string(),
+                "--count",
+                &mib.to_string(),
+            ])
+            .output()
+            .unwrap()
+            .stdout;
         assert_eq!(md5_hex(&got), md5_hex(&want), "bytes at {offset}");
     }
     drop(file);
@@ -340,7 +465,10 @@ fn reads_and_an_upload_under_realistic_faults() {
     env.ok(&["mkdir", "r:f"]);
     let mnt = env.mount("f", &[]);
     std::fs::write(mnt.point.join("up.bin"), &bytes).unwrap();
-    assert_eq!(md5_hex(&std::fs::read(mnt.point.join("up.bin")).unwrap()), md5_hex(&bytes));
+    assert_eq!(
+        md5_hex(&std::fs::read(mnt.point.join("up.bin")).unwrap()),
+        md5_hex(&bytes)
+    );
     let sums = env.ok(&["md5sum", "r:f"]);
     assert!(sums.contains(&md5_hex(&bytes)), "acd md5sum: {sums}");
     mnt.unmount();
@@ -362,15 +490,26 @@ fn a_phantom_upload_on_close_is_recovered() {
     file.write_all(&bytes).unwrap();
     drop(file); // close: the upload, its 504, and the wait for the phantom
     let fired: Value = {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
-            reqwest::get(format!("{}/_mock/faults/phantom", env.mock.url)).await.unwrap().json().await.unwrap()
+            reqwest::get(format!("{}/_mock/faults/phantom", env.mock.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
         })
     };
     assert_eq!(fired["fired"], json!(1), "the phantom fired: {fired}");
     assert_eq!(std::fs::read(mnt.point.join("ghost.txt")).unwrap(), bytes);
     let listed: Vec<Value> = serde_json::from_str(&env.ok(&["lsjson", "r:p"])).unwrap();
-    let named: Vec<&Value> = listed.iter().filter(|e| e["Name"] == json!("ghost.txt")).collect();
+    let named: Vec<&Value> = listed
+        .iter()
+        .filter(|e| e["Name"] == json!("ghost.txt"))
+        .collect();
     assert_eq!(named.len(), 1, "one node, no duplicate: {listed:?}");
     mnt.unmount();
 }
@@ -386,13 +525,22 @@ fn sigterm_while_a_write_is_in_flight_loses_nothing() {
     file.write_all(&chunk).unwrap();
     // The file is open and half written: ask the mount to stop.
     let pid = mnt.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     file.write_all(&chunk).unwrap();
     drop(file);
     mnt.wait_exit_ok();
     let sums = env.ok(&["md5sum", "r:w"]);
     let want = md5_hex(&[chunk.clone(), chunk].concat());
-    assert!(sums.contains(&format!("{want}  slow.bin")), "acd md5sum after unmount: {sums}");
+    assert!(
+        sums.contains(&format!("{want}  slow.bin")),
+        "acd md5sum after unmount: {sums}"
+    );
 }
 
 #[test]
@@ -403,23 +551,47 @@ fn missing_fuse_pieces_and_bad_mountpoints_say_what_to_do() {
     std::fs::create_dir_all(&point).unwrap();
     let target = point.to_str().unwrap();
 
-    let out = env.command(&["mount", "r:x", target]).env("PATH", "/nonexistent").output().unwrap();
+    let out = env
+        .command(&["mount", "r:x", target])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("apt-get install fuse3"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("apt-get install fuse3"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = env.command(&["mount", "r:x", target]).env("ACD_MOUNT_FUSE_DEVICE", "/nonexistent/fuse").output().unwrap();
+    let out = env
+        .command(&["mount", "r:x", target])
+        .env("ACD_MOUNT_FUSE_DEVICE", "/nonexistent/fuse")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("modprobe fuse"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("modprobe fuse"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let missing = env.dir.path().join("nowhere");
     let out = env.run(&["mount", "r:x", missing.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("does not exist"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 
     std::fs::write(point.join("file"), b"x").unwrap();
     let out = env.run(&["mount", "r:x", target]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("not empty"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not empty"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -79,7 +79,10 @@ impl Inodes {
     fn intern(&mut self, node: &Node, parent: &str) -> u64 {
         if let Some(&ino) = self.by_id.get(&node.id) {
             if let Some(entry) = self.map.get_mut(&ino) {
-                let newer = entry.node.as_ref().is_none_or(|old| at_least_as_new(node, old));
+                let newer = entry
+                    .node
+                    .as_ref()
+                    .is_none_or(|old| at_least_as_new(node, old));
                 if newer {
                     entry.node = Some(node.clone());
                     entry.name = node.name().to_string();
@@ -224,7 +227,11 @@ impl State {
     }
 
     fn inode(&self, ino: INodeNo) -> Result<Inode, Errno> {
-        lock(&self.inodes).map.get(&ino.0).cloned().ok_or(Errno::ENOENT)
+        lock(&self.inodes)
+            .map
+            .get(&ino.0)
+            .cloned()
+            .ok_or(Errno::ENOENT)
     }
 
     /// The folder id of inode `ino`.
@@ -371,11 +378,16 @@ impl State {
     /// A spool for `ino`, holding the current content unless `truncate`.
     async fn open_spool(&self, ino: u64, inode: &Inode, truncate: bool) -> Result<Spool, Errno> {
         let dir = self.options.spool_dir.clone();
-        let mut spool = Spool::create(&dir, inode.parent.clone(), inode.name.clone(), inode.node.clone())
-            .map_err(|e| {
-                tracing::error!("spool in {}: {e}", dir.display());
-                Errno::EIO
-            })?;
+        let mut spool = Spool::create(
+            &dir,
+            inode.parent.clone(),
+            inode.name.clone(),
+            inode.node.clone(),
+        )
+        .map_err(|e| {
+            tracing::error!("spool in {}: {e}", dir.display());
+            Errno::EIO
+        })?;
         match &inode.node {
             Some(node) if !truncate && node.size() > 0 => {
                 self.downloader
@@ -588,7 +600,11 @@ impl fuser::Filesystem for AcdFs {
                             if !src.folder {
                                 return Err(Errno::EISDIR);
                             }
-                            let children = s.lister.children(&dst_id).await.map_err(|e| errno("rename", &e))?;
+                            let children = s
+                                .lister
+                                .children(&dst_id)
+                                .await
+                                .map_err(|e| errno("rename", &e))?;
                             if !children.is_empty() {
                                 return Err(Errno::ENOTEMPTY);
                             }
@@ -605,7 +621,11 @@ impl fuser::Filesystem for AcdFs {
                     Err(e) if e != Errno::ENOENT => return Err(e),
                     Err(_) => {}
                 }
-                let what = format!("rename {} to {}", name.to_string_lossy(), newname.to_string_lossy());
+                let what = format!(
+                    "rename {} to {}",
+                    name.to_string_lossy(),
+                    newname.to_string_lossy()
+                );
                 let mut node = None;
                 if from != to {
                     node = Some(
@@ -617,7 +637,13 @@ impl fuser::Filesystem for AcdFs {
                     );
                 }
                 if src.name != encoded {
-                    node = Some(s.remote.drive.rename(&id, &encoded).await.map_err(|e| errno(&what, &e))?);
+                    node = Some(
+                        s.remote
+                            .drive
+                            .rename(&id, &encoded)
+                            .await
+                            .map_err(|e| errno(&what, &e))?,
+                    );
                 }
                 if let Some(node) = node {
                     let mut inodes = lock(&s.inodes);
@@ -726,9 +752,13 @@ impl fuser::Filesystem for AcdFs {
             }
             .await;
             match result {
-                Ok((ino, inode, fh)) => {
-                    reply.created(&TTL, &s.attr(ino, &inode), Generation(0), fh, FopenFlags::empty())
-                }
+                Ok((ino, inode, fh)) => reply.created(
+                    &TTL,
+                    &s.attr(ino, &inode),
+                    Generation(0),
+                    fh,
+                    FopenFlags::empty(),
+                ),
                 Err(e) => {
                     s.done_writing();
                     reply.error(e)
@@ -758,7 +788,12 @@ impl fuser::Filesystem for AcdFs {
         };
         self.spawn(|_| async move {
             let result = match handle {
-                Ok(reader) => reader.lock().await.read(offset, size).await.map_err(|e| errno("read", &e)),
+                Ok(reader) => reader
+                    .lock()
+                    .await
+                    .read(offset, size)
+                    .await
+                    .map_err(|e| errno("read", &e)),
                 Err(spool) => spool.lock().await.read_at(offset, size).map_err(|e| {
                     tracing::error!("read spool: {e}");
                     Errno::EIO
@@ -802,11 +837,25 @@ impl fuser::Filesystem for AcdFs {
         });
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: fuser::LockOwner, reply: ReplyEmpty) {
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: ReplyEmpty,
+    ) {
         self.sync_handle(fh, reply);
     }
 
-    fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
         self.sync_handle(fh, reply);
     }
 
@@ -848,7 +897,11 @@ impl fuser::Filesystem for AcdFs {
         self.spawn(|s| async move {
             let result = async {
                 let folder = s.folder_id(ino)?;
-                let children = s.lister.children(&folder).await.map_err(|e| errno("list", &e))?;
+                let children = s
+                    .lister
+                    .children(&folder)
+                    .await
+                    .map_err(|e| errno("list", &e))?;
                 let mut entries = vec![
                     (ino.0, FileType::Directory, OsString::from(".")),
                     (ino.0, FileType::Directory, OsString::from("..")),
@@ -857,12 +910,17 @@ impl fuser::Filesystem for AcdFs {
                 let mut seen = std::collections::HashSet::new();
                 for node in children {
                     let child = inodes.intern(&node, &folder);
-                    let kind = if node.is_folder() { FileType::Directory } else { FileType::RegularFile };
+                    let kind = if node.is_folder() {
+                        FileType::Directory
+                    } else {
+                        FileType::RegularFile
+                    };
                     seen.insert(node.name().to_lowercase());
                     entries.push((child, kind, s.decode(node.name())));
                 }
                 for ((parent, lower), child) in &inodes.pending {
-                    if *parent == folder && !seen.contains(lower)
+                    if *parent == folder
+                        && !seen.contains(lower)
                         && let Some(inode) = inodes.map.get(child)
                     {
                         entries.push((*child, FileType::RegularFile, s.decode(&inode.name)));
@@ -872,13 +930,23 @@ impl fuser::Filesystem for AcdFs {
             }
             .await;
             match result {
-                Ok(entries) => reply.opened(s.new_fh(Handle::Dir(Arc::new(entries))), FopenFlags::empty()),
+                Ok(entries) => reply.opened(
+                    s.new_fh(Handle::Dir(Arc::new(entries))),
+                    FopenFlags::empty(),
+                ),
                 Err(e) => reply.error(e),
             }
         });
     }
 
-    fn readdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
+    fn readdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectory,
+    ) {
         let entries = match lock(&self.state.handles).get(&fh.0) {
             Some(Handle::Dir(entries)) => entries.clone(),
             _ => {
@@ -895,7 +963,14 @@ impl fuser::Filesystem for AcdFs {
         reply.ok();
     }
 
-    fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        _flags: OpenFlags,
+        reply: ReplyEmpty,
+    ) {
         lock(&self.state.handles).remove(&fh.0);
         reply.ok();
     }
@@ -940,7 +1015,11 @@ impl AcdFs {
                     _ => {}
                 }
                 if folder {
-                    let children = s.lister.children(&id).await.map_err(|e| errno("rmdir", &e))?;
+                    let children = s
+                        .lister
+                        .children(&id)
+                        .await
+                        .map_err(|e| errno("rmdir", &e))?;
                     if !children.is_empty() {
                         return Err(Errno::ENOTEMPTY);
                     }

@@ -91,7 +91,8 @@ pub enum MountError {
 /// (`ACD_MOUNT_FUSE_DEVICE` names another device path, for tests), `fusermount3` on PATH.
 pub fn preflight(mountpoint: &Path) -> Result<(), MountError> {
     let shown = mountpoint.display().to_string();
-    let meta = std::fs::metadata(mountpoint).map_err(|_| MountError::MissingMountpoint(shown.clone()))?;
+    let meta =
+        std::fs::metadata(mountpoint).map_err(|_| MountError::MissingMountpoint(shown.clone()))?;
     if !meta.is_dir() {
         return Err(MountError::NotADirectory(shown));
     }
@@ -147,7 +148,10 @@ pub async fn run(remote: Arc<Remote>, options: MountOptions) -> Result<(), Mount
     let poller = {
         let drive = remote.drive.clone();
         let cache = cache.clone();
-        let every = options.poll_interval.min(options.dir_cache_time).max(Duration::from_millis(100));
+        let every = options
+            .poll_interval
+            .min(options.dir_cache_time)
+            .max(Duration::from_millis(100));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,7 +159,9 @@ pub async fn run(remote: Arc<Remote>, options: MountOptions) -> Result<(), Mount
             loop {
                 tick.tick().await;
                 if let Err(e) = crate::cache::sync::sync(&drive, &cache, false).await {
-                    tracing::warn!("mount: polling the changes feed failed ({e}); trying again in {every:?}");
+                    tracing::warn!(
+                        "mount: polling the changes feed failed ({e}); trying again in {every:?}"
+                    );
                 }
             }
         })
@@ -178,18 +184,22 @@ pub async fn run(remote: Arc<Remote>, options: MountOptions) -> Result<(), Mount
     let filesystem = fs::AcdFs::new(state.clone());
     let mountpoint = options.mountpoint.clone();
     let shown = mountpoint.display().to_string();
-    let mut session = tokio::task::spawn_blocking(move || fuser::Session::new(filesystem, &mountpoint, &config))
-        .await
-        .map_err(|e| MountError::Fuse {
-            path: shown.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?
-        .map_err(|e| MountError::Fuse {
-            path: shown.clone(),
-            source: e,
-        })?;
+    let mut session =
+        tokio::task::spawn_blocking(move || fuser::Session::new(filesystem, &mountpoint, &config))
+            .await
+            .map_err(|e| MountError::Fuse {
+                path: shown.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(|e| MountError::Fuse {
+                path: shown.clone(),
+                source: e,
+            })?;
     let mut unmounter = session.unmount_callable();
-    tracing::warn!("mounted {} on {shown}; stop with Ctrl-C or fusermount3 -u {shown}", options.source);
+    tracing::warn!(
+        "mounted {} on {shown}; stop with Ctrl-C or fusermount3 -u {shown}",
+        options.source
+    );
     eprintln!("acd: mounted {} on {shown}", options.source);
     let mut serving = tokio::task::spawn_blocking(move || session.run());
 
@@ -225,7 +235,10 @@ pub async fn run(remote: Arc<Remote>, options: MountOptions) -> Result<(), Mount
             eprintln!("acd: unmounted {shown}");
             Ok(())
         }
-        Ok(Err(e)) => Err(MountError::Fuse { path: shown, source: e }),
+        Ok(Err(e)) => Err(MountError::Fuse {
+            path: shown,
+            source: e,
+        }),
         Err(e) => Err(MountError::Fuse {
             path: shown,
             source: std::io::Error::other(e.to_string()),

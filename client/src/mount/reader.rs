@@ -78,7 +78,9 @@ impl Reader {
         // Sequential: let the read-ahead grow.
         if stream.window < buffer_size {
             let grow = stream.window.min(buffer_size - stream.window);
-            stream.budget.add_permits(usize::try_from(grow).unwrap_or(0));
+            stream
+                .budget
+                .add_permits(usize::try_from(grow).unwrap_or(0));
             stream.window += grow;
         }
         let mut out = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
@@ -170,7 +172,8 @@ async fn fetch(
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     // A chunk larger than the first window is paid for up to it (never deadlocks).
-                    let n = u32::try_from((chunk.len() as u64).min(FIRST_WINDOW)).unwrap_or(u32::MAX);
+                    let n =
+                        u32::try_from((chunk.len() as u64).min(FIRST_WINDOW)).unwrap_or(u32::MAX);
                     match budget.acquire_many(n).await {
                         Ok(permit) => permit.forget(),
                         Err(_) => return,
@@ -187,7 +190,9 @@ async fn fetch(
                     if failures >= attempts {
                         let _ = tx.send(Err(Error::Protocol {
                             operation: format!("read {}", node.name()),
-                            message: format!("the stream was cut {failures} times at byte {at}: {e}"),
+                            message: format!(
+                                "the stream was cut {failures} times at byte {at}: {e}"
+                            ),
                         }));
                         return;
                     }

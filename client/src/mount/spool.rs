@@ -30,7 +30,12 @@ pub struct Spool {
 
 impl Spool {
     /// A new empty spool file in `dir`.
-    pub fn create(dir: &std::path::Path, parent: String, name: String, existing: Option<Node>) -> std::io::Result<Self> {
+    pub fn create(
+        dir: &std::path::Path,
+        parent: String,
+        name: String,
+        existing: Option<Node>,
+    ) -> std::io::Result<Self> {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("spool-{}-{n}", std::process::id()));
         let file = std::fs::OpenOptions::new()
@@ -51,7 +56,10 @@ impl Spool {
 
     /// Reopen the spool after its content was replaced on disk (a fetched existing file).
     pub fn reopen(&mut self) -> std::io::Result<()> {
-        self.file = std::fs::OpenOptions::new().read(true).write(true).open(&self.path)?;
+        self.file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)?;
         Ok(())
     }
 
@@ -87,6 +95,11 @@ impl Spool {
     /// The current length.
     pub fn len(&self) -> u64 {
         self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the spool holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -534,7 +534,9 @@ async fn mount(session: &Session, g: &Global, args: MountArgs) -> Result<ExitCod
     let path = paths::parse_remote(&args.path)?;
     acd_client::mount::preflight(&args.mountpoint)?;
     let Some(cache_dir) = session.cache_dir.clone() else {
-        bail!("acd mount needs a cache directory for its metadata cache and write spools; give --cache-dir");
+        bail!(
+            "acd mount needs a cache directory for its metadata cache and write spools; give --cache-dir"
+        );
     };
     let remote = Arc::new(open(session, &path).await?);
     let root = ops::manage::require(&remote, &path).await?;
