@@ -603,3 +603,80 @@ fn read_only_mounts_refuse_writes_with_erofs() {
     assert_eq!(err.raw_os_error(), Some(30), "EROFS: {err}");
     mnt.unmount();
 }
+
+#[test]
+fn files_added_elsewhere_appear_after_a_poll_of_the_changes_feed() {
+    let env = Env::new(&[]);
+    env.ok(&["mkdir", "r:poll"]);
+    let mnt = env.mount("poll", &[]);
+    assert_eq!(std::fs::read_dir(&mnt.point).unwrap().count(), 0);
+    // Another client (the mock's seeding, which this acd process never sees) adds a file.
+    let listed: Vec<Value> = serde_json::from_str(&env.ok(&["lsjson", "r:"])).unwrap();
+    let folder = listed.iter().find(|e| e["Name"] == json!("poll")).unwrap()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        &format!("{}/_mock/seed", env.mock.url),
+        &json!({"parent": folder, "nodes": [{"name": "elsewhere.bin", "size": 4096, "seed": 3}]}),
+    );
+    let path = mnt.point.join("elsewhere.bin");
+    wait_for(
+        "the seeded file in the mount",
+        Duration::from_secs(15),
+        || path.exists(),
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+    let want = env
+        .command(&["cat", "r:poll/elsewhere.bin"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(std::fs::read(&path).unwrap(), want);
+    mnt.unmount();
+}
+
+#[test]
+fn a_failed_upload_is_reported_by_fsync_and_its_bytes_are_kept() {
+    let env = Env::new(&[]);
+    env.ok(&["mkdir", "r:fail"]);
+    env.faults(&json!({
+        "id": "refuse",
+        "match": {"operation": ["upload"]},
+        "action": {"kind": "status", "status": 403, "message": "refused by the test"}
+    }));
+    let mnt = env.mount("fail", &[]);
+    let bytes = b"these bytes must not be lost".repeat(50);
+    let mut file = std::fs::File::create(mnt.point.join("refused.txt")).unwrap();
+    file.write_all(&bytes).unwrap();
+    let err = file
+        .sync_all()
+        .expect_err("fsync reports the failed upload");
+    assert_eq!(err.raw_os_error(), Some(5), "EIO: {err}");
+    drop(file);
+    mnt.unmount();
+    // What was written is kept beside the spools, named for the file.
+    let mut kept = Vec::new();
+    let mut stack = vec![env.dir.path().join("home")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("unsent-")
+            {
+                kept.push(path);
+            }
+        }
+    }
+    assert_eq!(kept.len(), 1, "one kept spool: {kept:?}");
+    assert!(
+        kept[0].to_string_lossy().ends_with("refused.txt"),
+        "{kept:?}"
+    );
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes);
+}

@@ -108,10 +108,19 @@ impl Inodes {
     }
 }
 
+/// One kernel read of an open file.
+struct ReadRequest {
+    offset: u64,
+    size: u32,
+    reply: ReplyData,
+}
+
 /// An open file or folder.
 #[derive(Debug)]
 enum Handle {
-    Read(Arc<tokio::sync::Mutex<Reader>>),
+    /// Reads go to the file's own task, which answers them in the order the kernel sent them
+    /// (spawning each would let a later read overtake an earlier one and restart the stream).
+    Read(tokio::sync::mpsc::UnboundedSender<ReadRequest>),
     Write {
         ino: u64,
         spool: Arc<tokio::sync::Mutex<Spool>>,
@@ -406,6 +415,21 @@ impl State {
     }
 }
 
+/// The task that answers the reads of one open file, in order; it ends when the handle is
+/// released (its sender dropped).
+fn spawn_reader(mut reader: Reader) -> tokio::sync::mpsc::UnboundedSender<ReadRequest> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ReadRequest>();
+    tokio::spawn(async move {
+        while let Some(request) = rx.recv().await {
+            match reader.read(request.offset, request.size).await {
+                Ok(data) => request.reply.data(&data),
+                Err(e) => request.reply.error(errno("read", &e)),
+            }
+        }
+    });
+    tx
+}
+
 /// The filesystem handed to `fuser`.
 #[derive(Debug)]
 pub struct AcdFs {
@@ -682,7 +706,7 @@ impl fuser::Filesystem for AcdFs {
                 if !write {
                     let node = inode.node.clone().ok_or(Errno::EBUSY)?;
                     let reader = Reader::new(s.downloader.clone(), node, s.options.buffer_size);
-                    return Ok(s.new_fh(Handle::Read(Arc::new(tokio::sync::Mutex::new(reader)))));
+                    return Ok(s.new_fh(Handle::Read(spawn_reader(reader))));
                 }
                 let spool = s.open_spool(ino.0, &inode, truncate).await?;
                 Ok(s.new_fh(Handle::Write {
@@ -778,30 +802,30 @@ impl fuser::Filesystem for AcdFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        let handle = match lock(&self.state.handles).get(&fh.0) {
-            Some(Handle::Read(r)) => Ok(r.clone()),
-            Some(Handle::Write { spool, .. }) => Err(spool.clone()),
+        let spool = match lock(&self.state.handles).get(&fh.0) {
+            Some(Handle::Read(tx)) => {
+                if let Err(refused) = tx.send(ReadRequest {
+                    offset,
+                    size,
+                    reply,
+                }) {
+                    refused.0.reply.error(Errno::EBADF);
+                }
+                return;
+            }
+            Some(Handle::Write { spool, .. }) => spool.clone(),
             _ => {
                 reply.error(Errno::EBADF);
                 return;
             }
         };
         self.spawn(|_| async move {
-            let result = match handle {
-                Ok(reader) => reader
-                    .lock()
-                    .await
-                    .read(offset, size)
-                    .await
-                    .map_err(|e| errno("read", &e)),
-                Err(spool) => spool.lock().await.read_at(offset, size).map_err(|e| {
-                    tracing::error!("read spool: {e}");
-                    Errno::EIO
-                }),
-            };
-            match result {
+            match spool.lock().await.read_at(offset, size) {
                 Ok(data) => reply.data(&data),
-                Err(e) => reply.error(e),
+                Err(e) => {
+                    tracing::error!("read spool: {e}");
+                    reply.error(Errno::EIO)
+                }
             }
         });
     }
@@ -878,11 +902,16 @@ impl fuser::Filesystem for AcdFs {
             let mut spool = spool.lock().await;
             let result = s.upload(ino, &mut spool).await;
             if spool.dirty {
-                tracing::error!(
-                    "{}: the upload failed; the content is lost from the mount (it stays in {} until exit)",
-                    s.remote.dirs.decode(&spool.name),
-                    spool.path.display()
-                );
+                let name = s.remote.dirs.decode(&spool.name);
+                match spool.keep() {
+                    Ok(kept) => tracing::error!(
+                        "{name}: the upload failed; what was written is kept in {}",
+                        kept.display()
+                    ),
+                    Err(e) => tracing::error!(
+                        "{name}: the upload failed and its spool could not be kept ({e}): it is lost"
+                    ),
+                }
             }
             drop(spool);
             s.done_writing();

@@ -170,21 +170,31 @@ async fn fetch(
         };
         loop {
             match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    // A chunk larger than the first window is paid for up to it (never deadlocks).
-                    let n =
-                        u32::try_from((chunk.len() as u64).min(FIRST_WINDOW)).unwrap_or(u32::MAX);
-                    match budget.acquire_many(n).await {
-                        Ok(permit) => permit.forget(),
-                        Err(_) => return,
-                    }
-                    at += chunk.len() as u64;
-                    failures = 0;
-                    if tx.send(Ok(chunk)).is_err() {
-                        return;
+                Ok(Some(mut chunk)) => {
+                    // Each piece is paid for in full before it is queued, so the queue never
+                    // holds more than the window; a piece is at most the first window (so a
+                    // payment can always be met).
+                    while !chunk.is_empty() {
+                        let piece = chunk.split_to(chunk.len().min(FIRST_WINDOW as usize));
+                        let n = u32::try_from(piece.len()).unwrap_or(u32::MAX);
+                        match budget.acquire_many(n).await {
+                            Ok(permit) => permit.forget(),
+                            Err(_) => return,
+                        }
+                        at += piece.len() as u64;
+                        failures = 0;
+                        if tx.send(Ok(piece)).is_err() {
+                            return;
+                        }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if at < size {
+                        // The server ended the body early without an error: resume too, as a failure.
+                        failures += 1;
+                    }
+                    break;
+                }
                 Err(e) => {
                     failures += 1;
                     if failures >= attempts {
@@ -204,9 +214,12 @@ async fn fetch(
                 }
             }
         }
-        if at < size && failures == 0 {
-            // The server ended the body early without an error: resume too.
-            failures += 1;
+        if at < size && failures >= attempts {
+            let _ = tx.send(Err(Error::Protocol {
+                operation: format!("read {}", node.name()),
+                message: format!("the body ended {failures} times at byte {at} of {size}"),
+            }));
+            return;
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Spool {
     pub name: String,
     /// The node it overwrites, once there is one.
     pub existing: Option<Node>,
+    /// Kept after a failed upload: not removed when dropped.
+    kept: bool,
 }
 
 impl Spool {
@@ -51,6 +53,7 @@ impl Spool {
             parent,
             name,
             existing,
+            kept: false,
         })
     }
 
@@ -103,8 +106,31 @@ impl Spool {
     }
 }
 
+impl Spool {
+    /// Keep what was written after an upload failed: the spool is renamed to
+    /// `unsent-<pid>-<n>-<name>` beside it and survives the mount. Returns the new path.
+    pub fn keep(&mut self) -> std::io::Result<PathBuf> {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let safe: String = self
+            .name
+            .chars()
+            .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+            .collect();
+        let kept = self
+            .path
+            .with_file_name(format!("unsent-{}-{n}-{safe}", std::process::id()));
+        std::fs::rename(&self.path, &kept)?;
+        self.path = kept.clone();
+        self.kept = true;
+        Ok(kept)
+    }
+}
+
 impl Drop for Spool {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         let _ = std::fs::remove_file(&self.path);
     }
 }
