@@ -50,11 +50,11 @@ impl Plan {
 
 /// What one run measured.
 #[derive(Debug, Default)]
-struct Measured {
-    secs: f64,
-    rss_kib: Option<u64>,
-    retries: Option<u64>,
-    faults: Option<u64>,
+pub(crate) struct Measured {
+    pub(crate) secs: f64,
+    pub(crate) rss_kib: Option<u64>,
+    pub(crate) retries: Option<u64>,
+    pub(crate) faults: Option<u64>,
 }
 
 impl From<&Run> for Measured {
@@ -68,7 +68,7 @@ impl From<&Run> for Measured {
 }
 
 /// Adds one run's outcome to `fig` and prints a progress line; an interrupt is passed on.
-fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -> Result<()> {
+pub(crate) fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -> Result<()> {
     let title = fig.title.clone();
     let sample = fig.sample(tool);
     match outcome {
@@ -100,7 +100,7 @@ fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -
 }
 
 /// The tools in an order that rotates with the repetition, so none always goes first.
-fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
+pub(crate) fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
     let mut v = tools.to_vec();
     let n = v.len();
     v.rotate_left(rep % n);
@@ -108,7 +108,7 @@ fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
 }
 
 /// Runs a command and fails unless it exits 0.
-fn run_ok(s: &Session, what: &str, mut cmd: Command) -> Result<Run> {
+pub(crate) fn run_ok(s: &Session, what: &str, mut cmd: Command) -> Result<Run> {
     let run = s.run(what, &mut cmd)?;
     run.ensure_success(what)?;
     Ok(run)
@@ -133,7 +133,7 @@ fn curl_status(run: &Run) -> Result<()> {
 }
 
 /// Fails unless `path` is a file of `size` bytes.
-fn check_size(path: &Path, size: u64) -> Result<()> {
+pub(crate) fn check_size(path: &Path, size: u64) -> Result<()> {
     let got = std::fs::metadata(path)
         .with_context(|| format!("{} was not written", path.display()))?
         .len();
@@ -144,7 +144,7 @@ fn check_size(path: &Path, size: u64) -> Result<()> {
 }
 
 /// Path text for a command line.
-fn p(path: &Path) -> String {
+pub(crate) fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
