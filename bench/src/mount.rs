@@ -133,11 +133,12 @@ pub fn mount(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
             } else {
                 s.acd(&["cat", &src])
             };
-            let outcome = run_ok(s, &format!("{}-read", tool.replace(' ', "-")), cmd).and_then(|run| {
-                check_size(&run.stdout, plan.large)?;
-                let _ = std::fs::remove_file(&run.stdout);
-                Ok(Measured::from(&run))
-            });
+            let outcome =
+                run_ok(s, &format!("{}-read", tool.replace(' ', "-")), cmd).and_then(|run| {
+                    check_size(&run.stdout, plan.large)?;
+                    let _ = std::fs::remove_file(&run.stdout);
+                    Ok(Measured::from(&run))
+                });
             record(&mut read, tool, rep, outcome)?;
         }
     }
@@ -157,7 +158,11 @@ pub fn mount(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
                 cmd.arg(&local).arg(point.join(format!("cp-{rep}.bin")));
                 cmd
             } else {
-                s.acd(&["copyto", &p(&local), &format!("{REMOTE}:mnt/copyto-{rep}.bin")])
+                s.acd(&[
+                    "copyto",
+                    &p(&local),
+                    &format!("{REMOTE}:mnt/copyto-{rep}.bin"),
+                ])
             };
             let outcome = run_ok(s, &format!("{}-write", tool.replace(' ', "-")), cmd)
                 .map(|run| Measured::from(&run));
@@ -179,13 +184,14 @@ pub fn mount(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
             } else {
                 s.acd(&["ls", &format!("{REMOTE}:mnt/tree")])
             };
-            let outcome = run_ok(s, &format!("{}-find", tool.replace(' ', "-")), cmd).and_then(|run| {
-                let lines = run.stdout_text().lines().count();
-                if lines != FIND_FILES {
-                    bail!("{tool} listed {lines} files, expected {FIND_FILES}");
-                }
-                Ok(Measured::from(&run))
-            });
+            let outcome =
+                run_ok(s, &format!("{}-find", tool.replace(' ', "-")), cmd).and_then(|run| {
+                    let lines = run.stdout_text().lines().count();
+                    if lines != FIND_FILES {
+                        bail!("{tool} listed {lines} files, expected {FIND_FILES}");
+                    }
+                    Ok(Measured::from(&run))
+                });
             record(&mut find, tool, rep, outcome)?;
         }
     }

@@ -68,7 +68,12 @@ impl From<&Run> for Measured {
 }
 
 /// Adds one run's outcome to `fig` and prints a progress line; an interrupt is passed on.
-pub(crate) fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -> Result<()> {
+pub(crate) fn record(
+    fig: &mut Figure,
+    tool: &str,
+    rep: usize,
+    outcome: Result<Measured>,
+) -> Result<()> {
     let title = fig.title.clone();
     let sample = fig.sample(tool);
     match outcome {
