@@ -12,6 +12,10 @@ use crate::procs::{Run, check_interrupted};
 use crate::report::Figure;
 use crate::tools::{Binaries, REMOTE, Session};
 
+/// The service's pacing: one call start per 20 ms (acd's `PacerConfig::min_sleep`, rclone's
+/// `acd` backend's `minSleep`).
+const PACING: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Sizes and repetitions for one run of the bench.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -307,6 +311,12 @@ pub fn small(s: &Session, plan: &Plan, work: &Path, dir: &Path, total: u64) -> R
                 record(&mut down, tool, rep, outcome)?;
             }
         }
+        // The pacing floor: every content GET is a paced call, and call starts are at least
+        // 20 ms apart across all transfers (the pacer is shared), so N files take N x 20 ms
+        // whatever `--transfers` says.
+        down.sample("floor")
+            .secs
+            .push(n as f64 * PACING.as_secs_f64());
         figures.push(up);
         figures.push(down);
     }
