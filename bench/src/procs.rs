@@ -81,7 +81,7 @@ fn unregister(pid: u32) {
 }
 
 /// The peak resident set size (`VmHWM`, KiB) of a running process, if it is still there.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -12,6 +12,10 @@ use crate::procs::{Run, check_interrupted};
 use crate::report::Figure;
 use crate::tools::{Binaries, REMOTE, Session};
 
+/// The service's pacing: one call start per 20 ms (acd's `PacerConfig::min_sleep`, rclone's
+/// `acd` backend's `minSleep`).
+const PACING: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Sizes and repetitions for one run of the bench.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -50,11 +54,11 @@ impl Plan {
 
 /// What one run measured.
 #[derive(Debug, Default)]
-struct Measured {
-    secs: f64,
-    rss_kib: Option<u64>,
-    retries: Option<u64>,
-    faults: Option<u64>,
+pub(crate) struct Measured {
+    pub(crate) secs: f64,
+    pub(crate) rss_kib: Option<u64>,
+    pub(crate) retries: Option<u64>,
+    pub(crate) faults: Option<u64>,
 }
 
 impl From<&Run> for Measured {
@@ -68,7 +72,12 @@ impl From<&Run> for Measured {
 }
 
 /// Adds one run's outcome to `fig` and prints a progress line; an interrupt is passed on.
-fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -> Result<()> {
+pub(crate) fn record(
+    fig: &mut Figure,
+    tool: &str,
+    rep: usize,
+    outcome: Result<Measured>,
+) -> Result<()> {
     let title = fig.title.clone();
     let sample = fig.sample(tool);
     match outcome {
@@ -100,7 +109,7 @@ fn record(fig: &mut Figure, tool: &str, rep: usize, outcome: Result<Measured>) -
 }
 
 /// The tools in an order that rotates with the repetition, so none always goes first.
-fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
+pub(crate) fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
     let mut v = tools.to_vec();
     let n = v.len();
     v.rotate_left(rep % n);
@@ -108,7 +117,7 @@ fn order<'t>(tools: &[&'t str], rep: usize) -> Vec<&'t str> {
 }
 
 /// Runs a command and fails unless it exits 0.
-fn run_ok(s: &Session, what: &str, mut cmd: Command) -> Result<Run> {
+pub(crate) fn run_ok(s: &Session, what: &str, mut cmd: Command) -> Result<Run> {
     let run = s.run(what, &mut cmd)?;
     run.ensure_success(what)?;
     Ok(run)
@@ -133,7 +142,7 @@ fn curl_status(run: &Run) -> Result<()> {
 }
 
 /// Fails unless `path` is a file of `size` bytes.
-fn check_size(path: &Path, size: u64) -> Result<()> {
+pub(crate) fn check_size(path: &Path, size: u64) -> Result<()> {
     let got = std::fs::metadata(path)
         .with_context(|| format!("{} was not written", path.display()))?
         .len();
@@ -144,7 +153,7 @@ fn check_size(path: &Path, size: u64) -> Result<()> {
 }
 
 /// Path text for a command line.
-fn p(path: &Path) -> String {
+pub(crate) fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
@@ -302,6 +311,12 @@ pub fn small(s: &Session, plan: &Plan, work: &Path, dir: &Path, total: u64) -> R
                 record(&mut down, tool, rep, outcome)?;
             }
         }
+        // The pacing floor: every content GET is a paced call, and call starts are at least
+        // 20 ms apart across all transfers (the pacer is shared), so N files take N x 20 ms
+        // whatever `--transfers` says.
+        down.sample("floor")
+            .secs
+            .push(n as f64 * PACING.as_secs_f64());
         figures.push(up);
         figures.push(down);
     }

@@ -11,7 +11,8 @@
 //! - [`transfer`]: streaming upload and download with MD5 checks, phantom-upload recovery,
 //!   resumable downloads and tempLinks;
 //! - [`cache`]: the changes-fed metadata cache and the own-writes journal;
-//! - [`ops`]: the commands (`copy`, `sync`, `check`, listings...).
+//! - [`ops`]: the commands (`copy`, `sync`, `check`, listings...);
+//! - [`mount`]: `acd mount`, the drive as a FUSE filesystem.
 //!
 //! [`config`] reads and writes rclone-compatible configuration files.
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod dircache;
 pub mod encoding;
 pub mod error;
 pub mod http;
+pub mod mount;
 pub mod ops;
 pub mod pacer;
 pub mod paths;

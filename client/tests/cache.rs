@@ -564,3 +564,76 @@ async fn a_known_file_that_cannot_be_fetched_is_reported_not_skipped() {
     rest.remove("d2/sub0/f2.txt");
     assert_eq!(local_files(&down), rest);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_and_removed_parents_show_at_once_under_a_listing_lag() {
+    let env = Env::start(lagging()).await;
+    let src = env.local("src");
+    make_tree(&src, 4);
+    let first = ctx(env.process(&[]).await);
+    upload_tree(&first, &src, &rpath("t"), Mode::Copy)
+        .await
+        .unwrap();
+    let drive = first.remote.drive.clone();
+    let file = acd_client::ops::manage::require(&first.remote, &rpath("t/d0/sub0/f0.txt"))
+        .await
+        .unwrap();
+    let from = acd_client::ops::manage::require(&first.remote, &rpath("t/d0/sub0"))
+        .await
+        .unwrap();
+    let other = acd_client::ops::manage::require(&first.remote, &rpath("t/d1"))
+        .await
+        .unwrap();
+    // Let the uploads' own listing lag pass, so only the parent changes are lagged below.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let blind = env.session(None, &[]).open(REMOTE).await.unwrap();
+    loop {
+        let listed = match blind.dirs.folder_id(&rpath("t")).await.unwrap() {
+            Some(id) => walk_remote(&blind, &id, 0, 8).await.unwrap().len(),
+            None => 0,
+        };
+        // 4 files and their 5 folders (d0, d0/sub0, d1, d1/sub1, and d0/sub1 or d1/sub0).
+        if listed >= 9 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the uploads never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    drive.add_parent(&file.id, &other.id).await.unwrap();
+    let second = env.process(&[]).await;
+    let after_add = remote_files(&second, "t").await;
+    assert!(
+        after_add.contains("d1/f0.txt") && after_add.contains("d0/sub0/f0.txt"),
+        "both parents at once: {after_add:?}"
+    );
+    // (acd-mock does not lag an added parent, so here the journal is not what shows it;
+    // a removed one is lagged, below.)
+
+    drive.remove_parent(&file.id, &from.id).await.unwrap();
+    let third = env.process(&[]).await;
+    let after_remove = remote_files(&third, "t").await;
+    assert!(
+        after_remove.contains("d1/f0.txt") && !after_remove.contains("d0/sub0/f0.txt"),
+        "only the remaining parent at once: {after_remove:?}"
+    );
+    // acd-mock's lagged listings carry each node's current parents, so the listing alone is
+    // right here too; what the journal adds (for a service whose index lags the parents too)
+    // is the node as each call left it, in both folders' recent writes.
+    use acd_client::api::WriteLog as _;
+    let recorded = |folder: &str| {
+        first
+            .remote
+            .journal
+            .recent_in(folder)
+            .into_iter()
+            .find(|n| n.id == file.id)
+    };
+    let in_other = recorded(&other.id).expect("the added parent's folder has the node");
+    assert_eq!(in_other.parents, vec![other.id.clone()], "{in_other:?}");
+    let in_from = recorded(&from.id).expect("the removed parent's folder has the node");
+    assert!(!in_from.parents.contains(&from.id), "{in_from:?}");
+}

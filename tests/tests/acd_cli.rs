@@ -578,3 +578,52 @@ fn dry_run_changes_nothing() {
     let trash = env.ok(&["trash", "list", "r:"]);
     assert_eq!(trash, "");
 }
+
+/// `POST /_mock/faults` with one rule; must answer 201.
+fn add_fault(url: &str, rule: &Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/_mock/faults"))
+            .json(rule)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    });
+}
+
+#[test]
+fn an_upload_stored_damaged_is_trashed_and_reported() {
+    // The service answers the upload as usual but stored other bytes (its md5 differs from
+    // what acd sent): acd must notice, move the bad copy to the trash, say so, exit non-zero.
+    let env = Env::new();
+    env.ok(&["mkdir", "r:integrity"]);
+    add_fault(
+        &env.mock.url,
+        &json!({"id": "damage", "match": {"operation": "upload"},
+                "action": {"kind": "corrupt_stored", "offset": 3}, "trigger": {"every": 1}}),
+    );
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("precious.bin");
+    std::fs::write(&file, b"bytes that must arrive intact").unwrap();
+    let line = env.fails(&["copyto", file.to_str().unwrap(), "r:integrity/precious.bin"]);
+    assert!(
+        line.contains("corrupted on transfer") && line.contains("moved to the trash"),
+        "{line}"
+    );
+    assert_eq!(
+        env.ok(&["ls", "r:integrity"]),
+        "",
+        "no damaged copy is left in place"
+    );
+    let trash = env.ok(&["trash", "list", "r:"]);
+    assert!(
+        trash.contains("precious.bin"),
+        "the damaged copy is in the trash: {trash}"
+    );
+}

@@ -672,6 +672,7 @@ impl Drive {
                 },
             )
             .await?;
+        self.record_parents_changed("add parent", id, &[]).await;
         Ok(())
     }
 
@@ -692,7 +693,24 @@ impl Drive {
                 },
             )
             .await?;
+        self.record_parents_changed("remove parent", id, &[parent.to_string()])
+            .await;
         Ok(())
+    }
+
+    /// Record a node whose parents changed: the service answers those calls without the
+    /// node, so it is read by id (never lagged) when a write log wants it. A failed read only
+    /// leaves the listing to catch up on its own (the write itself succeeded).
+    async fn record_parents_changed(&self, operation: &str, id: &str, left: &[String]) {
+        if self.writes.get().is_none() {
+            return;
+        }
+        match self.reconcile_read(operation, id).await {
+            Ok(node) => self.record_write(&node, left),
+            Err(e) => tracing::debug!(
+                "{operation}: the node could not be read back for read-your-writes ({e})"
+            ),
+        }
     }
 
     /// Move a node (and, for a folder, its subtree) to the trash. Third-party apps cannot

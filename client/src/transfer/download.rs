@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
-use tokio::io::AsyncWriteExt as _;
 
+use super::hex_md5;
+use super::sink::Sink;
 use super::stats::Stats;
-use super::{CHUNK, hex_md5};
 use crate::api::model::Node;
 use crate::api::{Drive, error_from_response};
 use crate::error::{Error, ErrorKind, Result};
@@ -306,7 +306,7 @@ impl Downloader {
             hasher = Md5::new();
             have = 0;
         }
-        let mut options = tokio::fs::OpenOptions::new();
+        let mut options = std::fs::OpenOptions::new();
         options.create(true).write(true);
         if have > 0 {
             options.append(true);
@@ -315,34 +315,35 @@ impl Downloader {
         }
         let file = options
             .open(partial)
-            .await
             .map_err(|e| Error::io(format!("open {}", partial.display()), e))?;
-        let mut out = tokio::io::BufWriter::with_capacity(CHUNK, file);
+        // Hashing and writing run on their own threads; this loop only receives.
+        let sink = Sink::start(hasher, file);
         let url = response.url().clone();
         let operation = format!("download {}", node.name());
+        let mut failed = None;
         loop {
             let chunk = match response.chunk().await {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = out.flush().await;
-                    return Err(Error::transport(&operation, &url, e));
+                    // What arrived is kept (written and synced) for the resume.
+                    failed = Some(Error::transport(&operation, &url, e));
+                    break;
                 }
             };
-            hasher.update(&chunk);
             have += chunk.len() as u64;
             self.stats.add_bytes(chunk.len() as u64);
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io(format!("write {}", partial.display()), e))?;
+            if sink.push(chunk).await.is_err() {
+                break;
+            }
         }
-        out.flush()
+        let hasher = sink
+            .finish()
             .await
             .map_err(|e| Error::io(format!("write {}", partial.display()), e))?;
-        out.get_ref()
-            .sync_all()
-            .await
-            .map_err(|e| Error::io(format!("sync {}", partial.display()), e))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         if have < size {
             return Err(Error::unanswered(
                 operation,

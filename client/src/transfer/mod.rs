@@ -5,6 +5,7 @@
 //!   files through their tempLink; redirects followed without `Authorization` off-origin.
 
 pub mod download;
+pub mod sink;
 pub mod stats;
 pub mod upload;
 

@@ -53,13 +53,48 @@ async fn next_field(parts: &mut Multipart) -> ApiResult<Option<Field<'_>>> {
         .map_err(|e| ApiError::bad_request(format!("Cannot read from request. {}", e.body_text())))
 }
 
-/// Streams a content part to a new blob, hashing it on the way.
-async fn store_part(state: &AppState, mut field: Field<'_>) -> ApiResult<Written> {
+/// Streams a content part to a new blob, hashing it on the way. `corrupt_at`: a
+/// `corrupt_stored` fault flips the byte at that offset (the last byte if the content is
+/// shorter), so the blob and its md5 are of damaged content.
+async fn store_part(
+    state: &AppState,
+    mut field: Field<'_>,
+    corrupt_at: Option<u64>,
+) -> ApiResult<Written> {
     let mut writer = state.blobs.writer();
+    let mut at = 0u64;
+    // The last chunk is held back while a corruption may still land in it.
+    let mut held: Option<bytes::Bytes> = None;
     loop {
         match field.chunk().await {
-            Ok(Some(chunk)) => writer.write(chunk).await?,
-            Ok(None) => break,
+            Ok(Some(chunk)) => {
+                let start = at;
+                at += chunk.len() as u64;
+                let chunk = match corrupt_at {
+                    Some(offset) if offset >= start && offset < at => {
+                        corrupt_at_offset(chunk, offset - start)
+                    }
+                    _ => chunk,
+                };
+                if corrupt_at.is_some_and(|offset| offset >= at) {
+                    if let Some(previous) = held.replace(chunk) {
+                        writer.write(previous).await?;
+                    }
+                } else {
+                    if let Some(previous) = held.take() {
+                        writer.write(previous).await?;
+                    }
+                    writer.write(chunk).await?;
+                }
+            }
+            Ok(None) => {
+                // The offset was past the end: the last byte is flipped instead.
+                if let Some(last) = held.take() {
+                    let end = last.len().saturating_sub(1) as u64;
+                    writer.write(corrupt_at_offset(last, end)).await?;
+                }
+                break;
+            }
             Err(e) => {
                 return Err(ApiError::bad_request(format!(
                     "Cannot read from request. {}",
@@ -69,6 +104,15 @@ async fn store_part(state: &AppState, mut field: Field<'_>) -> ApiResult<Written
         }
     }
     writer.finish().await
+}
+
+/// `chunk` with the byte at `offset` inverted (unchanged if `offset` is outside it).
+fn corrupt_at_offset(chunk: bytes::Bytes, offset: u64) -> bytes::Bytes {
+    let mut bytes = chunk.to_vec();
+    if let Some(byte) = usize::try_from(offset).ok().and_then(|i| bytes.get_mut(i)) {
+        *byte = !*byte;
+    }
+    bytes::Bytes::from(bytes)
 }
 
 /// Reads a small part whole.
@@ -195,7 +239,15 @@ pub async fn upload(
         .await?
         .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
     let part_type = field.content_type().map(str::to_string);
-    let written = store_part(&state, field).await?;
+    let corrupt_at = state.faults.corrupt_stored(&RequestFacts {
+        operation: Operation::Upload,
+        method: "POST",
+        path: "/cdproxy/nodes",
+        scope: scope.as_deref(),
+        account: Some(&caller.account.email),
+        body_size: None,
+    });
+    let written = store_part(&state, field, corrupt_at).await?;
     // Anything after the content part (acd_cli sends stray text) is ignored.
     drop(parts);
     if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
@@ -297,6 +349,11 @@ pub async fn overwrite(
     request: Request,
 ) -> ApiResult<Response> {
     let chunked = is_chunked(request.headers());
+    let scope = request
+        .headers()
+        .get("x-acd-mock-scope")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let node = state
         .meta
         .node(caller.account.id, &id)?
@@ -315,7 +372,16 @@ pub async fn overwrite(
             .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
     }
     let part_type = field.content_type().map(str::to_string);
-    let written = store_part(&state, field).await?;
+    let path = format!("/cdproxy/nodes/{id}/content");
+    let corrupt_at = state.faults.corrupt_stored(&RequestFacts {
+        operation: Operation::Overwrite,
+        method: "PUT",
+        path: &path,
+        scope: scope.as_deref(),
+        account: Some(&caller.account.email),
+        body_size: None,
+    });
+    let written = store_part(&state, field, corrupt_at).await?;
     drop(parts);
     if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
         state.blobs.remove(&written.blob.stored());

@@ -131,7 +131,13 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
         rules
             .into_iter()
             // Phantom uploads are decided by the upload handler, which knows the real size.
-            .filter(|r| !matches!(r.rule.action, Action::PhantomUpload { .. }))
+            // So is a stored corruption, which acts on the content as it is stored.
+            .filter(|r| {
+                !matches!(
+                    r.rule.action,
+                    Action::PhantomUpload { .. } | Action::CorruptStored { .. }
+                )
+            })
             .find(|r| r.matches(&facts) && r.count_and_decide(|| faults.draw()))
     };
     match fired {
@@ -253,7 +259,7 @@ async fn act(
             }
             respond::preset(ErrorPreset::RateExceeded)
         }
-        Action::PhantomUpload { .. } => next.run(request).await,
+        Action::PhantomUpload { .. } | Action::CorruptStored { .. } => next.run(request).await,
     }
 }
 

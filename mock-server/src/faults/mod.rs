@@ -158,6 +158,19 @@ impl Faults {
             .find(|r| r.matches(facts) && r.count_and_decide(|| self.draw()))
     }
 
+    /// Where to flip a byte of the content being stored, when a `corrupt_stored` rule fires
+    /// for this upload or overwrite (the rule's `offset`, default 0).
+    pub fn corrupt_stored(&self, facts: &rule::RequestFacts<'_>) -> Option<u64> {
+        self.rules()
+            .into_iter()
+            .filter(|r| matches!(r.rule.action, rule::Action::CorruptStored { .. }))
+            .find(|r| r.matches(facts) && r.count_and_decide(|| self.draw()))
+            .map(|r| match r.rule.action {
+                rule::Action::CorruptStored { offset } => offset.unwrap_or(0),
+                _ => 0,
+            })
+    }
+
     /// The listing lag for one change, in milliseconds (0 when off).
     pub fn listing_lag(&self) -> i64 {
         match self.settings().listing_lag_ms {

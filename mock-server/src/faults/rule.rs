@@ -250,6 +250,16 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         offset: Option<u64>,
     },
+    /// Store an upload or overwrite with one byte flipped (at `offset` into the content,
+    /// default 0; past the end, the last byte) and answer as usual: the node's `md5` is that
+    /// of what was stored, as when content was damaged on its way in. A client that compares
+    /// the answer's md5 with its own must notice. Decided by the content handlers (the
+    /// content's size is not a matcher here); `operation` must name upload and/or overwrite.
+    CorruptStored {
+        /// Which byte of the content.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+    },
     /// Read the whole upload, answer an error, and make the node appear only later.
     PhantomUpload {
         /// 408, 500 or 504 (default 504).
@@ -367,6 +377,7 @@ impl Rule {
                 (None, Some(a), Some(b)) if a <= b => Ok(()),
                 _ => Err(err("action.ms", "give ms, or min_ms <= max_ms".into())),
             },
+            Action::CorruptStored { .. } => self.validate_corrupt_stored(),
             Action::PhantomUpload { status, .. } if ![408, 500, 504].contains(status) => Err(err(
                 "action.status",
                 format!("{status}: a phantom upload answers 408, 500 or 504"),
@@ -377,6 +388,25 @@ impl Rule {
 }
 
 impl Rule {
+    /// A `corrupt_stored` rule applies to content writes only: upload and/or overwrite.
+    fn validate_corrupt_stored(&self) -> Result<(), RuleError> {
+        let content = [Operation::Upload, Operation::Overwrite];
+        let ok = self.matcher.operation.as_ref().is_some_and(|ops| {
+            let ops = ops.operations();
+            !ops.is_empty() && ops.iter().all(|o| content.contains(o))
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(RuleError {
+                id: self.id.clone(),
+                field: "match.operation",
+                problem: "corrupt_stored needs match.operation naming upload and/or overwrite only"
+                    .into(),
+            })
+        }
+    }
+
     /// An `after_commit` rule needs a failing action and only write operations.
     fn validate_after_commit(&self) -> Result<(), RuleError> {
         let err = |problem: String| RuleError {

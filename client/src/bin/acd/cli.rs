@@ -239,6 +239,32 @@ pub enum Command {
     },
     /// Sign in with a browser here and print the token to paste on a headless machine.
     Authorize(AuthorizeArgs),
+    /// Mount remote:path as a FUSE filesystem (foreground; Ctrl-C or fusermount3 -u ends it).
+    Mount(MountArgs),
+}
+
+/// `acd mount remote:path MOUNTPOINT`
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// remote:path
+    pub path: String,
+    /// An empty local directory.
+    pub mountpoint: std::path::PathBuf,
+    /// Refuse every write (EROFS).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Let other users use the mount.
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Time between polls of the changes feed.
+    #[arg(long, default_value = "1m", value_parser = duration)]
+    pub poll_interval: Duration,
+    /// Read-ahead bound per open file.
+    #[arg(long, default_value = "16M", value_parser = size)]
+    pub buffer_size: u64,
+    /// The longest a listing is trusted without polling the changes feed.
+    #[arg(long, default_value = "5m", value_parser = duration)]
+    pub dir_cache_time: Duration,
 }
 
 /// `acd trash ...`

@@ -20,7 +20,7 @@ use acd_client::paths::{self, Location, RemotePath};
 use acd_client::remote::{Remote, Session};
 use acd_client::transfer::download::Downloader;
 use acd_client::transfer::stats::Stats;
-use cli::{CacheCommand, Cli, Command, Global, ListArgs, Pair, TrashCommand};
+use cli::{CacheCommand, Cli, Command, Global, ListArgs, MountArgs, Pair, TrashCommand};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -132,6 +132,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Copyto(p) => copyto(&session, g, p, false).await,
         Command::Moveto(p) => copyto(&session, g, p, true).await,
         Command::Check(p) => check(&session, g, p).await,
+        Command::Mount(a) => mount(&session, g, a).await,
         Command::Cat {
             path,
             offset,
@@ -526,6 +527,36 @@ async fn cat(
             bail!("{path}: corrupted on transfer: md5 {got}, the service says {expected}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn mount(session: &Session, g: &Global, args: MountArgs) -> Result<ExitCode> {
+    let path = paths::parse_remote(&args.path)?;
+    acd_client::mount::preflight(&args.mountpoint)?;
+    let Some(cache_dir) = session.cache_dir.clone() else {
+        bail!(
+            "acd mount needs a cache directory for its metadata cache and write spools; give --cache-dir"
+        );
+    };
+    let remote = Arc::new(open(session, &path).await?);
+    let root = ops::manage::require(&remote, &path).await?;
+    if !root.is_folder() {
+        bail!("{path} is a file; mount a folder");
+    }
+    let options = acd_client::mount::MountOptions {
+        root_id: root.id.clone(),
+        source: args.path.clone(),
+        mountpoint: args.mountpoint.clone(),
+        read_only: args.read_only,
+        allow_other: args.allow_other,
+        spool_dir: cache_dir.join("mount-spool"),
+        poll_interval: args.poll_interval,
+        buffer_size: args.buffer_size,
+        dir_cache_time: args.dir_cache_time,
+        transfers: usize::from(g.transfers.max(1)),
+        phantom_poll: g.phantom_poll,
+    };
+    acd_client::mount::run(remote, options).await?;
     Ok(ExitCode::SUCCESS)
 }
 
