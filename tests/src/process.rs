@@ -120,7 +120,8 @@ fn newest_file(path: &Path, skip: &[PathBuf], newest: &mut Option<(SystemTime, P
     }
 }
 
-/// A running `acd-mock` process, killed on drop.
+/// A running `acd-mock` process, stopped on drop (SIGTERM, so it removes its temporary
+/// store; SIGKILL after 2 s).
 #[derive(Debug)]
 pub struct MockProcess {
     /// The child process.
@@ -186,6 +187,11 @@ impl MockProcess {
 
 impl Drop for MockProcess {
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None))
+            && !matches!(self.terminate(Duration::from_secs(2)), Ok(true))
+        {
+            eprintln!("acd-mock did not stop within 2 s of SIGTERM; killing it");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
