@@ -1,6 +1,7 @@
 //! Where a download's bytes go: one thread hashes them (MD5) and another writes them, each fed
-//! through a bounded queue, so receiving never waits for the hash or the disk, and memory stays
-//! bounded by the queues (`QUEUE` chunks each).
+//! through a queue, so receiving never waits for the hash or the disk while there is room; the
+//! queues share a byte budget (`BUDGET`), so memory stays bounded whatever the chunk sizes and
+//! however far the hashing falls behind the network.
 //!
 //! The writer asks the kernel to start writing back every `WRITEBACK_EVERY` bytes (an
 //! `fdatasync` on a third thread, while writing goes on), so the `fsync` that ends the file has
@@ -10,15 +11,27 @@
 use std::fs::File;
 use std::io::Write as _;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use md5::{Digest as _, Md5};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::CHUNK;
 
-/// Chunks queued for each thread (a chunk is one body frame, at most tens of KiB).
-const QUEUE: usize = 256;
+/// Chunks queued for each thread at most (the byte budget is the real bound).
+const QUEUE: usize = 1024;
+
+/// Bytes received and not yet both hashed and written.
+const BUDGET: usize = 16 << 20;
+
+/// One chunk and its share of the budget, given back when both threads are done with it.
+#[derive(Debug, Clone)]
+struct Paid {
+    bytes: Bytes,
+    _budget: Arc<OwnedSemaphorePermit>,
+}
 
 /// Bytes written between two early write-backs.
 const WRITEBACK_EVERY: u64 = 64 << 20;
@@ -26,8 +39,9 @@ const WRITEBACK_EVERY: u64 = 64 << 20;
 /// The hashing and writing threads of one download pass.
 #[derive(Debug)]
 pub struct Sink {
-    to_hash: mpsc::Sender<Bytes>,
-    to_write: mpsc::Sender<Bytes>,
+    budget: Arc<Semaphore>,
+    to_hash: mpsc::Sender<Paid>,
+    to_write: mpsc::Sender<Paid>,
     hasher: JoinHandle<Md5>,
     writer: JoinHandle<std::io::Result<()>>,
 }
@@ -35,9 +49,10 @@ pub struct Sink {
 impl Sink {
     /// Threads that go on from `hasher` (the bytes already in the file) and append to `file`.
     pub fn start(hasher: Md5, file: File) -> Self {
-        let (to_hash, from_net) = mpsc::channel::<Bytes>(QUEUE);
-        let (to_write, to_disk) = mpsc::channel::<Bytes>(QUEUE);
+        let (to_hash, from_net) = mpsc::channel::<Paid>(QUEUE);
+        let (to_write, to_disk) = mpsc::channel::<Paid>(QUEUE);
         Self {
+            budget: Arc::new(Semaphore::new(BUDGET)),
             to_hash,
             to_write,
             hasher: tokio::task::spawn_blocking(move || hash(hasher, from_net)),
@@ -45,14 +60,24 @@ impl Sink {
         }
     }
 
-    /// Queue one chunk; waits only when a thread is `QUEUE` chunks behind. `Err` when the
-    /// writer stopped (its error comes from [`Sink::finish`]).
-    pub async fn push(&self, chunk: Bytes) -> Result<(), Stopped> {
-        self.to_hash
-            .send(chunk.clone())
+    /// Queue one chunk; waits while `BUDGET` bytes are queued. `Err` when the writer stopped
+    /// (its error comes from [`Sink::finish`]).
+    pub async fn push(&self, bytes: Bytes) -> Result<(), Stopped> {
+        // A chunk larger than the whole budget is paid for up to it (it still fits in memory:
+        // it has been received already).
+        let cost = u32::try_from(bytes.len().min(BUDGET)).unwrap_or(u32::MAX);
+        let permit = self
+            .budget
+            .clone()
+            .acquire_many_owned(cost)
             .await
             .map_err(|_| Stopped)?;
-        self.to_write.send(chunk).await.map_err(|_| Stopped)
+        let paid = Paid {
+            bytes,
+            _budget: Arc::new(permit),
+        };
+        self.to_hash.send(paid.clone()).await.map_err(|_| Stopped)?;
+        self.to_write.send(paid).await.map_err(|_| Stopped)
     }
 
     /// Wait for both threads: what was queued is written, flushed and `fsync`ed. The hash of
@@ -70,14 +95,14 @@ impl Sink {
 #[derive(Debug, Clone, Copy)]
 pub struct Stopped;
 
-fn hash(mut hasher: Md5, mut rx: mpsc::Receiver<Bytes>) -> Md5 {
+fn hash(mut hasher: Md5, mut rx: mpsc::Receiver<Paid>) -> Md5 {
     while let Some(chunk) = rx.blocking_recv() {
-        hasher.update(&chunk);
+        hasher.update(&chunk.bytes);
     }
     hasher
 }
 
-fn write(file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<()> {
+fn write(file: File, mut rx: mpsc::Receiver<Paid>) -> std::io::Result<()> {
     let early = file.try_clone()?;
     let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
     let writeback = std::thread::spawn(move || -> std::io::Result<()> {
@@ -90,11 +115,11 @@ fn write(file: File, mut rx: mpsc::Receiver<Bytes>) -> std::io::Result<()> {
     let mut since = 0u64;
     let mut result = Ok(());
     while let Some(chunk) = rx.blocking_recv() {
-        if let Err(e) = out.write_all(&chunk) {
+        if let Err(e) = out.write_all(&chunk.bytes) {
             result = Err(e);
             break;
         }
-        since += chunk.len() as u64;
+        since += chunk.bytes.len() as u64;
         if since >= WRITEBACK_EVERY {
             since = 0;
             // A write-back already running covers this one too.
