@@ -430,6 +430,17 @@ fn spawn_reader(mut reader: Reader) -> tokio::sync::mpsc::UnboundedSender<ReadRe
     tx
 }
 
+/// Answer a write of `len` bytes into a spool: the count, or EIO with a log line.
+fn answer_write(written: std::io::Result<()>, len: usize, reply: ReplyWrite) {
+    match written {
+        Ok(()) => reply.written(u32::try_from(len).unwrap_or(u32::MAX)),
+        Err(e) => {
+            tracing::error!("write to the spool: {e}");
+            reply.error(Errno::EIO)
+        }
+    }
+}
+
 /// The filesystem handed to `fuser`.
 #[derive(Debug)]
 pub struct AcdFs {
@@ -852,24 +863,13 @@ impl fuser::Filesystem for AcdFs {
         // Uncontended (the usual case: the kernel sends one file's writes one after another),
         // the write is a page-cache write done here, without a task or a copy.
         if let Ok(mut guard) = spool.try_lock() {
-            match guard.write_at(offset, data) {
-                Ok(()) => reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX)),
-                Err(e) => {
-                    tracing::error!("write to the spool: {e}");
-                    reply.error(Errno::EIO)
-                }
-            }
+            answer_write(guard.write_at(offset, data), data.len(), reply);
             return;
         }
         let data = data.to_vec();
         self.spawn(|_| async move {
-            match spool.lock().await.write_at(offset, &data) {
-                Ok(()) => reply.written(u32::try_from(data.len()).unwrap_or(u32::MAX)),
-                Err(e) => {
-                    tracing::error!("write to the spool: {e}");
-                    reply.error(Errno::EIO)
-                }
-            }
+            let written = spool.lock().await.write_at(offset, &data);
+            answer_write(written, data.len(), reply);
         });
     }
 
