@@ -131,6 +131,10 @@ fn rows(figures: &[Figure]) -> Vec<(Row, Compare)> {
         ("small_down_16", Some("rclone"), Compare::Time, None),
         ("list_flat", Some("rclone"), Compare::Time, Some(2.0)),
         ("list_tree", Some("rclone"), Compare::Time, Some(2.0)),
+        ("list_flat_fast", Some("rclone"), Compare::Time, Some(10.0)),
+        ("list_tree_fast", Some("rclone"), Compare::Time, Some(10.0)),
+        // Target < 200 ms: read the acd column.
+        ("cache_sync_100", None, Compare::Time, None),
         ("rss_download", None, Compare::Rss, Some(64.0)),
         ("rss_upload", None, Compare::Rss, Some(64.0)),
         ("mount_read", Some("acd cat"), Compare::Speed, Some(0.7)),

@@ -380,11 +380,22 @@ pub fn listing(s: &Session, plan: &Plan) -> Result<Vec<Figure>> {
     );
     seed_flat(s, plan.flat)?;
     let tree_nodes = seed_tree(s, plan.tree)?;
+    let flat_title = format!("folder of {} files", plan.flat);
+    let tree_title = format!("tree of {tree_nodes} nodes");
+    // Each listing twice for acd: paging the API, and `--fast-list` (from the metadata cache
+    // after an incremental sync; the first repetition also makes the cache: its first sync).
+    // rclone's runs count for both figures.
     let mut figures = vec![
         (
             Figure::new(
                 "list_flat",
-                format!("lsjson -R, folder of {} files", plan.flat),
+                format!("lsjson -R, {flat_title}"),
+                0,
+                plan.flat as u64,
+            ),
+            Figure::new(
+                "list_flat_fast",
+                format!("lsjson -R --fast-list, {flat_title}"),
                 0,
                 plan.flat as u64,
             ),
@@ -393,35 +404,73 @@ pub fn listing(s: &Session, plan: &Plan) -> Result<Vec<Figure>> {
         (
             Figure::new(
                 "list_tree",
-                format!("lsjson -R, tree of {tree_nodes} nodes"),
+                format!("lsjson -R, {tree_title}"),
+                0,
+                tree_nodes,
+            ),
+            Figure::new(
+                "list_tree_fast",
+                format!("lsjson -R --fast-list, {tree_title}"),
                 0,
                 tree_nodes,
             ),
             "tree",
         ),
     ];
-    for (fig, path) in &mut figures {
+    for (fig, fast, path) in &mut figures {
         let target = format!("{REMOTE}:{path}");
         let expected = fig.items;
         for rep in 0..plan.reps {
-            for tool in order(&["acd", "rclone"], rep) {
-                let outcome = run_ok(
-                    s,
-                    &format!("{tool}-lsjson"),
-                    tool_cmd(s, tool, &["lsjson", "-R", &target]),
-                )
-                .and_then(|run| {
-                    let got = count_entries(&run.stdout_text())?;
-                    if got != expected {
-                        bail!("listed {got} entries, expected {expected}");
-                    }
-                    Ok(Measured::from(&run))
-                });
-                record(fig, tool, rep, outcome)?;
+            for tool in order(&["acd", "acd --fast-list", "rclone"], rep) {
+                let cmd = match tool {
+                    "acd --fast-list" => s.acd(&["lsjson", "-R", "--fast-list", &target]),
+                    _ => tool_cmd(s, tool, &["lsjson", "-R", &target]),
+                };
+                let outcome = run_ok(s, &format!("{}-lsjson", tool.replace(' ', "")), cmd)
+                    .and_then(|run| {
+                        let got = count_entries(&run.stdout_text())?;
+                        if got != expected {
+                            bail!("listed {got} entries, expected {expected}");
+                        }
+                        Ok(Measured::from(&run))
+                    });
+                match tool {
+                    "acd --fast-list" => record(fast, "acd", rep, outcome)?,
+                    _ => record(fig, tool, rep, outcome)?,
+                }
             }
         }
+        if let Some(rclone) = fig.get("rclone") {
+            let (secs, errors) = (rclone.secs.clone(), rclone.errors.clone());
+            let copy = fast.sample("rclone");
+            copy.secs = secs;
+            copy.errors = errors;
+        }
     }
-    Ok(figures.into_iter().map(|(f, _)| f).collect())
+    // An incremental sync of the cache after 100 changes (new files).
+    let folder = s.seed_folder("changed")?;
+    let mut sync = Figure::new("cache_sync_100", "cache sync after 100 changes", 0, 100);
+    for rep in 0..plan.reps {
+        s.seed(
+            Some(&folder),
+            (0..100)
+                .map(|i| synthetic(format!("r{rep}-{i}.bin"), i))
+                .collect(),
+        )?;
+        let outcome = run_ok(
+            s,
+            "acd-cache-sync",
+            s.acd(&["cache", "sync", &format!("{REMOTE}:")]),
+        )
+        .map(|run| Measured::from(&run));
+        record(&mut sync, "acd", rep, outcome)?;
+    }
+    let mut out: Vec<Figure> = figures
+        .into_iter()
+        .flat_map(|(fig, fast, _)| [fig, fast])
+        .collect();
+    out.push(sync);
+    Ok(out)
 }
 
 /// acd's peak RSS downloading a synthetic file and uploading a sparse one, once each.
