@@ -328,7 +328,12 @@ pub fn classify(operation: &str, status: u16, body: &str, retry_after: Option<Du
         400 if lower.contains("next token is expired") => ErrorKind::NextTokenExpired,
         400 if lower.contains("token has expired") => ErrorKind::TokenExpired,
         403 if message.contains("Authorization header requires") => ErrorKind::Unauthorized,
-        403 if lower.contains("quota") => ErrorKind::QuotaExceeded,
+        403 if lower.contains("quota")
+            || lower.contains("storage space")
+            || code.eq_ignore_ascii_case("QUOTA_EXCEEDED") =>
+        {
+            ErrorKind::QuotaExceeded
+        }
         404 | 410 => ErrorKind::NotFound,
         409 => ErrorKind::Conflict,
         429 => ErrorKind::RateLimited,
@@ -397,6 +402,11 @@ mod tests {
     #[test]
     fn statuses_classify_as_the_service_meant_them() {
         let cases = [
+            (
+                403,
+                r#"{"logref":"x","message":"The account does not have enough storage space for this upload","code":"QUOTA_EXCEEDED"}"#,
+                ErrorKind::QuotaExceeded,
+            ),
             (
                 400,
                 r#"{"message":"Next token is expired"}"#,

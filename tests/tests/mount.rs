@@ -683,3 +683,70 @@ fn a_failed_upload_is_reported_by_fsync_and_its_bytes_are_kept() {
     );
     assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes);
 }
+
+#[test]
+fn a_write_beyond_the_quota_fails_fsync_with_edquot() {
+    // The service refused an upload over quota with 403 and a message naming it (reference §12).
+    let env = Env::new(&["--quota", "64KiB"]);
+    env.ok(&["mkdir", "r:full"]);
+    let mnt = env.mount("full", &[]);
+    let mut file = std::fs::File::create(mnt.point.join("too-big.bin")).unwrap();
+    file.write_all(&vec![7u8; 256 * 1024]).unwrap();
+    let err = file.sync_all().expect_err("fsync reports the quota");
+    assert_eq!(err.raw_os_error(), Some(122), "EDQUOT: {err}");
+    drop(file);
+    // A file that fits still goes up.
+    std::fs::write(mnt.point.join("fits.txt"), b"small").unwrap();
+    mnt.unmount();
+    assert_eq!(env.ok(&["cat", "r:full/fits.txt"]), "small");
+    let listed = env.ok(&["ls", "r:full"]);
+    assert!(!listed.contains("too-big.bin"), "{listed}");
+}
+
+/// Runs a command as the user `nobody`.
+fn as_nobody(args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .expect("setpriv (util-linux) runs a command as another user")
+}
+
+#[test]
+fn allow_other_lets_another_user_read_the_mount() {
+    // Another user reaching the mount needs root (as CI runs) or `user_allow_other`.
+    let me = Command::new("id").arg("-u").output().unwrap();
+    assert_eq!(
+        text(&me.stdout).trim(),
+        "0",
+        "this test mounts for another user and must run as root (CI does)"
+    );
+    let env = Env::new(&[]);
+    env.ok(&["mkdir", "r:shared"]);
+    let local = env.dir.path().join("hello.txt");
+    std::fs::write(&local, b"hello, other user").unwrap();
+    env.ok(&["copyto", local.to_str().unwrap(), "r:shared/hello.txt"]);
+    // `nobody` must be able to walk to the mountpoint.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mnt = env.mount("shared", &[]);
+    let path = mnt.point.join("hello.txt");
+    let path = path.to_str().unwrap();
+    let refused = as_nobody(&["cat", path]);
+    assert!(
+        !refused.status.success(),
+        "without --allow-other another user must be refused"
+    );
+    mnt.unmount();
+
+    let mnt = env.mount("shared", &["--allow-other"]);
+    let read = as_nobody(&["cat", path]);
+    assert!(
+        read.status.success(),
+        "nobody reads through --allow-other: {}",
+        text(&read.stderr)
+    );
+    assert_eq!(text(&read.stdout), "hello, other user");
+    mnt.unmount();
+}
