@@ -7,6 +7,7 @@
 //! ratios (acd / other, as speeds) with the targets is printed and written as JSON.
 
 mod data;
+mod million;
 mod mount;
 mod procs;
 mod report;
@@ -27,7 +28,9 @@ use crate::tools::{Binaries, Session};
 use crate::workloads::Plan;
 
 /// Every section, in the order they run.
-const SECTIONS: &[&str] = &["large", "small", "list", "rss", "mount", "faults"];
+const SECTIONS: &[&str] = &[
+    "large", "small", "list", "rss", "mount", "faults", "million",
+];
 
 /// acd-bench: acd against rclone 1.60, curl and md-5 hashing, on one local acd-mock.
 #[derive(Debug, Parser)]
@@ -135,6 +138,9 @@ fn rows(figures: &[Figure]) -> Vec<(Row, Compare)> {
         ("list_tree_fast", Some("rclone"), Compare::Time, Some(10.0)),
         // Target < 200 ms: read the acd column.
         ("cache_sync_100", None, Compare::Time, None),
+        // The first sync of a 1M-node account: its time, and its peak RSS (target < 100 MiB).
+        ("sync_first_1m", None, Compare::Time, None),
+        ("sync_first_1m", None, Compare::Rss, Some(100.0)),
         ("rss_download", None, Compare::Rss, Some(64.0)),
         ("rss_upload", None, Compare::Rss, Some(64.0)),
         ("mount_read", Some("acd cat"), Compare::Speed, Some(0.7)),
@@ -247,6 +253,14 @@ fn run() -> Result<ExitCode> {
                 timeout,
             )
         })?;
+    }
+    if wanted("million") {
+        section(
+            "first sync of a 1M-node account",
+            &mut figures,
+            &mut errors,
+            || million::first_sync(&bins, &plan, &tmp.path().join("mock-million"), timeout),
+        )?;
     }
     let rows = rows(&figures);
     println!("\n{}", table(&rows));

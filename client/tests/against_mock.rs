@@ -514,6 +514,37 @@ async fn phantom_upload_is_awaited_and_only_the_right_content_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phantom_listed_as_pending_is_waited_for_past_the_window() {
+    // The window of a 64 KiB file is 11 ms (two 50 ms polls); the phantom takes 1.5 s but is
+    // listed as PENDING meanwhile (§8.6): the client waits for it instead of sending the file
+    // again, which would leave two nodes of one name when the phantom lands.
+    let env = Env::start(MockServer::builder(), &[]).await;
+    let ids = env.add_rules(json!([{
+        "match": {"operation": "upload"},
+        "action": {"kind": "phantom_upload", "status": 504, "delay_ms": 1500},
+        "trigger": {"first": 1}
+    }]));
+    let local = env.local("pending-phantom");
+    let bytes = content(5, 64 * KIB);
+    write(&local, b"slow.bin", &bytes);
+    let dst = rpath("pending-phantom");
+    let report = upload_tree(&env.ctx, &local, &dst, Mode::Copy)
+        .await
+        .unwrap();
+    assert_clean(&report);
+    assert_eq!(env.fired(&ids[0]), 1);
+    assert_eq!(
+        env.journal(Operation::Upload).len(),
+        1,
+        "sent again while the service listed the upload as PENDING"
+    );
+    let folder = env.mkdir(&dst).await;
+    let files = env.files_in(&folder).await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].md5(), Some(md5_hex(&bytes).as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_file_phantom_is_awaited_for_at_least_one_poll() {
     // With the default 180 s per GiB, a 64 KiB file's window is 11 ms: one immediate look
     // would miss a node that appears 30 ms later, send the file again and leave two nodes.

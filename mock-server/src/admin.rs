@@ -66,13 +66,15 @@ async fn reset(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
     let blobs = match &body.account {
         Some(email) => {
             let account = account_named(&state, Some(email))?;
-            state.meta.reset_account(account.id)?
+            let mut blobs = state.meta.reset_account(account.id)?;
+            blobs.extend(state.faults.phantoms.clear(Some(account.id)));
+            blobs
         }
         None => {
             let mut blobs = state.meta.reset_all()?;
             ensure_default_account(&state)?;
             state.journal.clear();
-            blobs.extend(state.faults.phantoms.clear());
+            blobs.extend(state.faults.phantoms.clear(None));
             state
                 .faults
                 .lost_pages

@@ -49,6 +49,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Lets the due phantom uploads and overwrites of `account` become real (reference §8.6);
+    /// a `search` also counts as one lookup for phantoms that wait for searches.
+    pub fn settle_phantoms(&self, account: i64, search: bool) {
+        for blob in self.faults.phantoms.settle(&self.meta, account, search) {
+            self.blobs.remove(&blob);
+        }
+    }
+
     /// `metadataUrl`: the metadata API base, with its trailing slash.
     pub fn metadata_url(&self) -> String {
         format!("{}/drive/v1/", self.base_url)

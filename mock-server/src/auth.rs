@@ -46,6 +46,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .meta
             .account(row.account)?
             .ok_or(ApiError::TokenExpired)?;
+        // Whatever the request, a phantom whose time has come is real before it is answered.
+        state.settle_phantoms(account.id, false);
         if let Some(slot) = parts.extensions.get::<crate::journal::AccountSlot>() {
             let _ = slot.0.set(account.email.clone());
         }

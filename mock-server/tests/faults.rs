@@ -1651,6 +1651,161 @@ async fn pending_phantoms(ctx: &Ctx) -> u64 {
     fault_list(ctx).await["pendingPhantoms"].as_u64().unwrap()
 }
 
+/// The `status` of each node.
+fn statuses(nodes: &[Value]) -> Vec<String> {
+    nodes
+        .iter()
+        .map(|n| n["status"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// A phantom due at once becomes real before the next request is answered, whatever that
+/// request is: a retried upload of the name is 409 with the phantom's id (§8.5, §8.6), with
+/// no search in between.
+#[tokio::test]
+async fn a_due_phantom_makes_a_retried_upload_409_without_a_search() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    add_rule(
+        &ctx,
+        json!({
+            "id": "phantom",
+            "match": {"operation": "upload"},
+            "action": {"kind": "phantom_upload", "status": 504},
+            "trigger": {"first": 1},
+        }),
+    )
+    .await;
+    let r = upload_raw(&ctx, &root, "retried.bin", b"the bytes", None, false).await;
+    assert_eq!(r.status, 504);
+    let r = upload_raw(&ctx, &root, "retried.bin", b"the bytes", None, false).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let conflict = r.json()["info"]["nodeId"].as_str().unwrap().to_string();
+    let (status, node) = ctx.node(&conflict).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(node["status"], "AVAILABLE");
+    assert_eq!(node["contentProperties"]["md5"], md5_hex(b"the bytes"));
+    assert_eq!(
+        lookup_count(&ctx, &root, "retried.bin").await,
+        1,
+        "no duplicate"
+    );
+}
+
+/// Before it is due, a phantom is there by id as PENDING; requests that are not searches
+/// (here `GET nodes/{id}`) see it turn AVAILABLE when its time comes.
+#[tokio::test]
+async fn a_phantom_is_pending_by_id_then_available_on_its_own_schedule() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    add_rule(
+        &ctx,
+        json!({
+            "id": "phantom",
+            "match": {"operation": "upload"},
+            "action": {"kind": "phantom_upload", "status": 408, "delay_ms": 400},
+            "trigger": {"first": 1},
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let r = upload_raw(&ctx, &root, "slow.bin", b"slow bytes", None, false).await;
+    assert_eq!(r.status, 408);
+    let listed = children_named(&ctx, &root, "slow.bin").await;
+    let id = id_of(&listed[0]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let (status, node) = ctx.node(&id).await;
+        assert_eq!(status, StatusCode::OK, "{node}");
+        let now = node["status"].as_str().unwrap().to_string();
+        if seen.last() != Some(&now) {
+            seen.push(now.clone());
+        }
+        if now == "AVAILABLE" {
+            assert_eq!(node["contentProperties"]["md5"], md5_hex(b"slow bytes"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never became AVAILABLE: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    if seen.len() == 2 {
+        assert_eq!(seen, ["PENDING", "AVAILABLE"]);
+    }
+    assert_eq!(pending_phantoms(&ctx).await, 0);
+    // The change is in the feed: the node as AVAILABLE is its last entry.
+    let (status, feed) = ctx.changes(&json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(feed.contains(&id) && feed.contains("AVAILABLE"), "{feed}");
+}
+
+/// Overwrites can be phantoms too (§8.6 "the same applies to Update"): the node keeps its old
+/// content and version until the new content lands.
+#[tokio::test]
+async fn a_phantom_overwrite_lands_later_and_bumps_the_version_then() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let node = ctx.upload_file(&root, "o.txt", b"old content").await;
+    let id = id_of(&node);
+    add_rule(
+        &ctx,
+        json!({
+            "id": "phantom-overwrite",
+            "match": {"operation": "overwrite"},
+            "action": {"kind": "phantom_upload", "status": 504, "after_lookups": 1},
+            "trigger": {"first": 1},
+        }),
+    )
+    .await;
+    let put = ctx
+        .req(Method::PUT, &ctx.c(&format!("nodes/{id}/content")))
+        .header(header::CONTENT_TYPE, multipart_type())
+        .body(multipart_body(&[Part::content(b"new content")], b""));
+    let r = raw(put).await;
+    assert_eq!(r.status, 504, "{}", r.text());
+    let (_, before) = ctx.node(&id).await;
+    assert_eq!(before["version"], node["version"], "not yet: {before}");
+    assert_eq!(before["contentProperties"]["md5"], md5_hex(b"old content"));
+    assert_eq!(ctx.download(&id).await, b"old content");
+    assert_eq!(lookup_count(&ctx, &root, "o.txt").await, 1);
+    let (_, after) = ctx.node(&id).await;
+    assert_eq!(after["contentProperties"]["md5"], md5_hex(b"new content"));
+    assert_eq!(after["contentProperties"]["version"], 2);
+    assert!(after["version"].as_i64() > node["version"].as_i64());
+    assert_eq!(ctx.download(&id).await, b"new content");
+    assert_eq!(pending_phantoms(&ctx).await, 0);
+}
+
+/// An overwrite whose content another file of the account already has is refused as a
+/// duplicate unless `suppress=deduplication` is given (§6.5, §6.6).
+#[tokio::test]
+async fn overwrites_are_deduplicated_unless_suppressed() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let a = ctx.upload_file(&root, "a.txt", b"shared content").await;
+    let b = id_of(&ctx.upload_file(&root, "b.txt", b"other content").await);
+    let put_to = |id: &str, query: &str| {
+        ctx.req(Method::PUT, &ctx.c(&format!("nodes/{id}/content{query}")))
+            .header(header::CONTENT_TYPE, multipart_type())
+            .body(multipart_body(&[Part::content(b"shared content")], b""))
+    };
+    let put = |query: &str| put_to(&b, query);
+    // A file's own content is not a duplicate of itself.
+    let r = raw(put_to(&id_of(&a), "")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(put("")).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(r.json()["info"]["nodeId"], a["id"]);
+    assert_eq!(ctx.download(&b).await, b"other content", "unchanged");
+    let r = raw(put("?suppress=deduplication")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(ctx.download(&b).await, b"shared content");
+}
+
 #[tokio::test]
 async fn phantom_upload_appears_after_n_lookups() {
     let ctx = Ctx::start().await;
@@ -1669,13 +1824,28 @@ async fn phantom_upload_appears_after_n_lookups() {
     assert_eq!(r.status, 504);
     assert!(r.body.is_empty(), "{:?}", r.text());
     assert_eq!(pending_phantoms(&ctx).await, 1);
-    assert_eq!(lookup_count(&ctx, &root, "x").await, 0, "lookup 1: not yet");
+    // Lookup 1: stored, but PENDING and without contentProperties.
+    let seen = ctx.lookup(&root, "x").await["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(statuses(&seen), ["PENDING"], "lookup 1: not yet: {seen:?}");
+    assert!(seen[0].get("contentProperties").is_none(), "{seen:?}");
     let r = upload_raw(&ctx, &root, "x", b"second bytes", None, false).await;
-    assert_eq!(r.status, 201, "the name is free: {}", r.text());
     assert_eq!(
-        lookup_count(&ctx, &root, "x").await,
-        2,
-        "lookup 2: it appears"
+        r.status,
+        201,
+        "a PENDING node does not hold the name: {}",
+        r.text()
+    );
+    let seen = ctx.lookup(&root, "x").await["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        statuses(&seen),
+        ["AVAILABLE", "AVAILABLE"],
+        "lookup 2: it appears: {seen:?}"
     );
     assert_eq!(pending_phantoms(&ctx).await, 0);
     assert_eq!(counts(&ctx, &id).await, (2, 1));
@@ -1700,9 +1870,11 @@ async fn phantom_upload_appears_after_n_listings() {
     assert!(r.body.is_empty(), "{:?}", r.text());
     assert_eq!(last_entry(&ctx, "upload").await["fault"], "phantom");
     assert_eq!(pending_phantoms(&ctx).await, 1);
-    assert!(
-        children_named(&ctx, &root, "x").await.is_empty(),
-        "listing 1: not yet"
+    let listed = children_named(&ctx, &root, "x").await;
+    assert_eq!(
+        statuses(&listed),
+        ["PENDING"],
+        "listing 1: not yet: {listed:?}"
     );
     // A second upload of the name is not refused.
     let r = upload_raw(&ctx, &root, "x", b"second bytes", None, false).await;
@@ -1753,9 +1925,15 @@ async fn phantom_upload_statuses() {
     assert_eq!(counts(&ctx, "phantom-408").await, (1, 1));
     assert_eq!(counts(&ctx, "phantom-500").await, (1, 1));
     assert_eq!(last_entry(&ctx, "upload").await["fault"], "phantom-500");
-    // No delay: both appear at the next listing.
-    assert_eq!(children_named(&ctx, &root, "p408").await.len(), 1);
-    assert_eq!(children_named(&ctx, &root, "p500").await.len(), 1);
+    // No delay: both are real by the next request.
+    assert_eq!(
+        statuses(&children_named(&ctx, &root, "p408").await),
+        ["AVAILABLE"]
+    );
+    assert_eq!(
+        statuses(&children_named(&ctx, &root, "p500").await),
+        ["AVAILABLE"]
+    );
     assert_eq!(pending_phantoms(&ctx).await, 0);
 }
 
@@ -1804,11 +1982,11 @@ async fn phantom_upload_appears_after_a_delay() {
     assert_eq!(r.status, 504);
     let first = children_named(&ctx, &root, "later.bin").await;
     if started.elapsed() < Duration::from_millis(300) {
-        assert!(first.is_empty(), "too early: {first:?}");
+        assert_eq!(statuses(&first), ["PENDING"], "too early: {first:?}");
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if !children_named(&ctx, &root, "later.bin").await.is_empty() {
+        if statuses(&children_named(&ctx, &root, "later.bin").await) == ["AVAILABLE"] {
             break;
         }
         assert!(Instant::now() < deadline, "the phantom never appeared");

@@ -395,3 +395,66 @@ async fn rclone_survives_the_realistic_profile() {
         .count();
     assert!(fired > 0, "the realistic profile fired no fault at all");
 }
+
+/// A phantom upload that becomes real on its own schedule, with no search needed (§8.6): the
+/// first upload answers 504 and the file is listed as PENDING, then AVAILABLE two seconds
+/// later. rclone's `checkUpload` looks once, sleeps 5 s, then retries the copy, finds the
+/// file and leaves one node with the right content.
+#[tokio::test]
+async fn rclone_recovers_from_a_phantom_that_appears_on_its_own() {
+    let rc = Rclone::start().await;
+    let rule = json!({
+        "id": "phantom",
+        "match": {"operation": "upload"},
+        "action": {"kind": "phantom_upload", "status": 504, "delay_ms": 2000},
+        "trigger": {"first": 1}
+    });
+    let added = reqwest::Client::new()
+        .post(format!("{}/_mock/faults", rc.mock.url))
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        added.status().is_success(),
+        "{}",
+        added.text().await.unwrap()
+    );
+    let local = tempfile::tempdir().unwrap();
+    let bytes = b"a phantom that rclone must not duplicate\n".repeat(100);
+    std::fs::write(local.path().join("ghost.txt"), &bytes).unwrap();
+    let out = Command::new("rclone")
+        .args(["--config", rc.config.to_str().unwrap()])
+        .args(["--ca-cert", rc.ca.to_str().unwrap()])
+        .args(["copy", local.path().to_str().unwrap(), "acd:ph"])
+        .env("HTTPS_PROXY", &rc.mock.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rclone copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let faults = rc.admin("faults").await;
+    let fired = faults["rules"][0]["fired"].as_u64();
+    assert_eq!(fired, Some(1), "the phantom rule fired once: {faults}");
+    // Every node of that name, as the service holds it (rclone's listing could hide a twin).
+    let token = mint(&rc.mock.url).await;
+    let found: Value = reqwest::Client::new()
+        .get(format!("{}/drive/v1/nodes", rc.mock.url))
+        .query(&[("filters", "name:ghost.txt")])
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let nodes = found["data"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "one node, no duplicate: {found}");
+    assert_eq!(nodes[0]["status"], "AVAILABLE");
+    assert_eq!(
+        nodes[0]["contentProperties"]["md5"],
+        md5_hex(&bytes).as_str()
+    );
+}

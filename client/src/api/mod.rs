@@ -434,6 +434,23 @@ impl Drive {
         Ok(live.next())
     }
 
+    /// A `PENDING` child of `parent` named `name` (an upload the service has taken but not yet
+    /// processed, reference §4, §8.6), if the service lists one. Not lagged by own writes:
+    /// a pending node is never one of them.
+    pub async fn pending_child(&self, parent: &str, name: &str) -> Result<Option<Node>> {
+        let url = self.metadata_url("nodes")?;
+        let filters = filter::child_named(parent, name);
+        let list: NodeList = self
+            .call_json("look up a name", || {
+                self.request(Method::GET, url.clone())
+                    .query(&[("filters", filters.as_str())])
+            })
+            .await?;
+        Ok(list.data.unwrap_or_default().into_iter().find(|n| {
+            n.status == "PENDING" && n.parents.iter().any(|p| p == parent) && n.name() == name
+        }))
+    }
+
     /// A node as the service has it now; `None` when it is gone (404).
     async fn confirm(&self, id: &str) -> Result<Option<Node>> {
         match self.node(id, false).await {

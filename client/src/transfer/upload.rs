@@ -266,7 +266,11 @@ impl Uploader {
                 let form = reqwest::multipart::Form::new().part("content", content);
                 (
                     format!("overwrite {name}"),
-                    self.drive.http().put(url).multipart(form),
+                    self.drive
+                        .http()
+                        .put(url)
+                        .query(&[("suppress", "deduplication")])
+                        .multipart(form),
                 )
             }
             None => {
@@ -370,7 +374,14 @@ impl Uploader {
         // milliseconds, and a single immediate look would re-send a file that appears a moment
         // later, leaving two nodes of one name.
         let polls = polls.max(2);
-        for i in 1..=polls {
+        // While the service lists the upload as PENDING it is on its way: keep polling past
+        // the window, up to this many more polls, instead of sending it again.
+        let pending_polls =
+            (PENDING_WAIT.as_secs_f64() / self.poll.as_secs_f64().max(0.001)).ceil() as u64;
+        let mut extra = 0u64;
+        let mut i = 0u64;
+        loop {
+            i += 1;
             let found = match target {
                 Some(old) => self.drive.node(&old.id, false).await.ok(),
                 None => self.drive.lookup(parent, name).await.unwrap_or(None),
@@ -385,13 +396,26 @@ impl Uploader {
                 );
                 return Ok(Some(node));
             }
-            if i < polls {
-                tokio::time::sleep(self.poll).await;
+            if i >= polls {
+                let pending = match target {
+                    Some(_) => None,
+                    None => self.drive.pending_child(parent, name).await.unwrap_or(None),
+                };
+                if pending.is_none() || extra >= pending_polls {
+                    return Ok(None);
+                }
+                if extra == 0 {
+                    tracing::info!("{name}: listed as PENDING; waiting for it to be processed");
+                }
+                extra += 1;
             }
+            tokio::time::sleep(self.poll).await;
         }
-        Ok(None)
     }
 }
+
+/// How much longer a phantom upload the service lists as PENDING is waited for.
+const PENDING_WAIT: Duration = Duration::from_secs(300);
 
 /// How long a phantom upload of `size` bytes may take to appear: `wait_per_gb` per GiB.
 /// Saturates at [`Duration::MAX`] instead of panicking when a huge `upload_wait_per_gb` meets

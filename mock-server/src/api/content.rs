@@ -14,13 +14,13 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::layer::mark;
-use crate::faults::phantom::{Appear, Phantom};
+use crate::faults::phantom::{Appear, Pending, Phantom};
 use crate::faults::respond;
 use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
 use crate::operation::Operation;
 use crate::store::blobs::Written;
 use crate::store::meta::NewNode;
-use crate::store::node::{AVAILABLE, Content, FILE, Node, content_type_of, extension_of};
+use crate::store::node::{AVAILABLE, Content, FILE, Node, PENDING, content_type_of, extension_of};
 use crate::util::now_ms;
 use md5::Digest as _;
 
@@ -280,7 +280,10 @@ pub async fn upload(
     let result = (|| {
         if !params.is("suppress", "deduplication")
             && written.size > 0
-            && let Some(node_id) = state.meta.file_with_md5(caller.account.id, &written.md5)?
+            && let Some(node_id) =
+                state
+                    .meta
+                    .file_with_md5(caller.account.id, &written.md5, None)?
         {
             return Err(ApiError::Duplicate { node_id });
         }
@@ -300,38 +303,37 @@ pub async fn upload(
     }
 }
 
-/// Keeps a finished upload back as a phantom and answers the rule's error.
-fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> Response {
+/// When a phantom fired by `rule` for `size` bytes becomes real; `None` for one that never does.
+fn appear_of(rule: &RuleState, size: u64) -> Option<Appear> {
     let Action::PhantomUpload {
-        status,
         delay_ms,
         per_gib_ms,
         after_lookups,
         never,
+        ..
     } = &rule.rule.action
     else {
-        return ApiError::Internal("not a phantom rule".into()).into_response();
+        return None;
     };
-    let size = node.content.as_ref().map_or(0, |c| c.size);
     if *never {
-        if let Some(content) = &node.content {
-            state.blobs.remove(&content.blob);
-        }
-    } else {
-        let appear = match after_lookups {
-            Some(n) => Appear::AfterLookups((*n).max(1)),
-            None => {
-                let per_gib = u128::from(*per_gib_ms) * u128::from(size) / (1u128 << 30);
-                let delay = u64::try_from(u128::from(*delay_ms) + per_gib).unwrap_or(u64::MAX);
-                Appear::At(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
-            }
-        };
-        state.faults.phantoms.add(Phantom {
-            account,
-            node,
-            appear,
-        });
+        return None;
     }
+    Some(match after_lookups {
+        Some(n) => Appear::AfterLookups((*n).max(1)),
+        None => {
+            let per_gib = u128::from(*per_gib_ms) * u128::from(size) / (1u128 << 30);
+            let delay = u64::try_from(u128::from(*delay_ms) + per_gib).unwrap_or(u64::MAX);
+            Appear::At(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
+        }
+    })
+}
+
+/// The error a phantom rule answers (408, 500 or 504, without the node).
+fn phantom_answer(rule: &RuleState) -> Response {
+    let status = match &rule.rule.action {
+        Action::PhantomUpload { status, .. } => *status,
+        _ => 504,
+    };
     let preset = match status {
         408 => ErrorPreset::RequestTimeout,
         500 => ErrorPreset::InternalFailure,
@@ -340,12 +342,72 @@ fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> R
     mark(respond::preset(preset), &rule.rule.id)
 }
 
+/// Keeps a finished upload back as a phantom and answers the rule's error: the node is stored
+/// `PENDING` at once (behind the listing lag, its name free for another upload) and turns
+/// `AVAILABLE` when due; one that never appears is dropped.
+fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> Response {
+    let size = node.content.as_ref().map_or(0, |c| c.size);
+    let blob = node.content.as_ref().map(|c| c.blob.clone());
+    match appear_of(rule, size) {
+        None => {
+            if let Some(blob) = blob {
+                state.blobs.remove(&blob);
+            }
+        }
+        Some(appear) => {
+            let pending = NewNode {
+                status: PENDING,
+                hidden_ms: state.faults.listing_lag(),
+                ..node
+            };
+            match state.meta.create_unchecked(account, pending) {
+                Ok(created) => state.faults.phantoms.add(Phantom {
+                    account,
+                    pending: Pending::Upload { id: created.id },
+                    appear,
+                }),
+                Err(error) => {
+                    tracing::info!(%error, "a phantom upload could not be kept");
+                    if let Some(blob) = blob {
+                        state.blobs.remove(&blob);
+                    }
+                }
+            }
+        }
+    }
+    phantom_answer(rule)
+}
+
+/// Keeps a finished overwrite back as a phantom and answers the rule's error: the node keeps
+/// its content and version until the new content lands when due.
+fn phantom_overwrite(
+    state: &AppState,
+    account: i64,
+    id: &str,
+    content: Content,
+    rule: &RuleState,
+) -> Response {
+    match appear_of(rule, content.size) {
+        None => state.blobs.remove(&content.blob),
+        Some(appear) => state.faults.phantoms.add(Phantom {
+            account,
+            pending: Pending::Overwrite {
+                id: id.to_string(),
+                content,
+            },
+            appear,
+        }),
+    }
+    phantom_answer(rule)
+}
+
 /// `PUT nodes/{id}/content`, multipart with the content part only (a metadata part, if sent,
 /// is skipped). 200 + node with `version` and `contentProperties.version` bumped.
 pub async fn overwrite(
     state: AppStateRef,
     caller: Caller,
     Path(id): Path<String>,
+    params: Params,
     request: Request,
 ) -> ApiResult<Response> {
     let chunked = is_chunked(request.headers());
@@ -389,6 +451,36 @@ pub async fn overwrite(
     }
     let name = node.name.clone().unwrap_or_default();
     let content = content_of(&name, part_type.as_deref(), &written);
+    let facts = RequestFacts {
+        operation: Operation::Overwrite,
+        method: "PUT",
+        path: &path,
+        scope: scope.as_deref(),
+        account: Some(&caller.account.email),
+        body_size: Some(written.size),
+    };
+    if let Some(rule) = state.faults.phantom_rule(&facts) {
+        return Ok(phantom_overwrite(
+            &state,
+            caller.account.id,
+            &id,
+            content,
+            &rule,
+        ));
+    }
+    // Deduplication applies to overwrites as to uploads unless suppressed (§6.6: clients
+    // passed `suppress=deduplication` here too); the file's own content does not count.
+    let duplicate = if params.is("suppress", "deduplication") || written.size == 0 {
+        None
+    } else {
+        state
+            .meta
+            .file_with_md5(caller.account.id, &written.md5, Some(&id))?
+    };
+    if let Some(node_id) = duplicate {
+        state.blobs.remove(&written.blob.stored());
+        return Err(ApiError::Duplicate { node_id });
+    }
     match state
         .meta
         .overwrite(caller.account.id, &id, content, Some(caller.account.quota))

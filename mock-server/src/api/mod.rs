@@ -188,18 +188,5 @@ pub fn take_lost_page(state: &AppState, params: &Params) -> bool {
     })
 }
 
-/// Lets due phantom uploads of the account appear (each search counts as one lookup).
-pub fn settle_phantoms(state: &AppState, account: i64) {
-    for phantom in state.faults.phantoms.due(account) {
-        let blob = phantom.node.content.as_ref().map(|c| c.blob.clone());
-        if let Err(error) = state.meta.create_unchecked(phantom.account, phantom.node) {
-            tracing::info!(%error, "a phantom upload could not appear");
-            if let Some(blob) = blob {
-                state.blobs.remove(&blob);
-            }
-        }
-    }
-}
-
 /// The shared state type handlers receive.
 pub type AppStateRef = axum::extract::State<Arc<AppState>>;

@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{
-    AppStateRef, Params, list_json, node_json, paging, read_json, settle_phantoms, take_lost_page,
-};
+use crate::api::{AppStateRef, Params, list_json, node_json, paging, read_json, take_lost_page};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -36,7 +34,7 @@ fn list(
     params: &Params,
 ) -> ApiResult<Json<Value>> {
     let filter = filter_of(params)?;
-    settle_phantoms(state, caller.account.id);
+    state.settle_phantoms(caller.account.id, true);
     let account = caller.account.id;
     let (mut after, limit) = paging(state, params)?;
     if take_lost_page(state, params) {

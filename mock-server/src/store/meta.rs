@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::cache::Cache;
 use crate::store::filter::{Filter, NameMatch};
 use crate::store::listing::{self, Search};
-use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, Node, TRASH};
+use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, Node, PENDING, TRASH};
 use crate::store::pool::{Reader, Readers};
 use crate::store::rows::{NODE_COLUMNS, load_node, node_from_row};
 use crate::util::{etag, node_id, now_ms, random_base64};
@@ -626,13 +626,20 @@ impl MetaStore {
         )?)
     }
 
-    /// An AVAILABLE file of the account with this MD5 and a non-zero size, if any.
-    pub fn file_with_md5(&self, account: i64, md5: &str) -> ApiResult<Option<String>> {
+    /// An AVAILABLE file of the account with this MD5 and a non-zero size, other than
+    /// `except`, if any.
+    pub fn file_with_md5(
+        &self,
+        account: i64,
+        md5: &str,
+        except: Option<&str>,
+    ) -> ApiResult<Option<String>> {
         let conn = self.lock();
         Ok(conn
             .query_row(
-                "SELECT id FROM nodes WHERE md5 = ? AND account = ? AND status = 'AVAILABLE' AND size > 0 LIMIT 1",
-                params![md5, account],
+                "SELECT id FROM nodes WHERE md5 = ? AND account = ? AND status = 'AVAILABLE' AND size > 0 \
+                 AND id <> ? LIMIT 1",
+                params![md5, account, except.unwrap_or("")],
                 |r| r.get(0),
             )
             .optional()?)
@@ -1046,6 +1053,28 @@ impl MetaStore {
         Ok((node, old_blob))
     }
 
+    /// Turns a `PENDING` node (a phantom upload now due) `AVAILABLE`, as a change of the node;
+    /// a node no longer PENDING (made available by a PATCH, trashed) is left as it is.
+    /// Returns whether it changed.
+    pub fn make_available(&self, account: i64, id: &str) -> ApiResult<bool> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let Some(node) = load_node(&tx, account, id)? else {
+            return Ok(false);
+        };
+        if node.status != PENDING {
+            return Ok(false);
+        }
+        let seq = bump_change(&tx, account)?;
+        tx.execute(
+            "UPDATE nodes SET status = 'AVAILABLE', version = version + 1, etag = ?, modified = ?, \
+             change_seq = ? WHERE id = ?",
+            params![etag(), now_ms().max(node.modified + 1), seq, node.id],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// Runs `change` on a node in one transaction, then bumps its version, etag, modified
     /// date and change number, and returns it as stored.
     fn write(
@@ -1253,7 +1282,7 @@ fn conflict(
     Ok(tx
         .prepare_cached(
             "SELECT p.child FROM parents p CROSS JOIN nodes n ON n.seq = p.seq \
-             WHERE p.parent = ? AND p.name_lower = ? AND p.child <> ? AND n.status <> 'TRASH' LIMIT 1",
+             WHERE p.parent = ? AND p.name_lower = ? AND p.child <> ? AND n.status NOT IN ('TRASH', 'PENDING') LIMIT 1",
         )?
         .query_row(
             params![parent, name.to_lowercase(), except.unwrap_or("")],

@@ -142,14 +142,20 @@ impl Node {
             kind: &self.kind,
             version: self.version,
             labels: &self.labels,
-            content_properties: self.content.as_ref().map(|c| ContentJson {
-                extension: c.extension.as_deref(),
-                size: c.size,
-                content_type: &c.content_type,
-                version: c.version,
-                md5: &c.md5,
-                content_date: format_ms(c.date),
-            }),
+            // A PENDING file (a phantom upload not yet processed) has no contentProperties
+            // yet: rclone reads a missing size as "likely PENDING" (reference §4, inferred).
+            content_properties: self
+                .content
+                .as_ref()
+                .filter(|_| self.status != PENDING)
+                .map(|c| ContentJson {
+                    extension: c.extension.as_deref(),
+                    size: c.size,
+                    content_type: &c.content_type,
+                    version: c.version,
+                    md5: &c.md5,
+                    content_date: format_ms(c.date),
+                }),
             created_date: format_ms(self.created),
             created_by: &self.created_by,
             restricted: false,
