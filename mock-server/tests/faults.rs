@@ -1319,6 +1319,43 @@ async fn node_rate_limit_answers_concurrent_access() {
     assert_eq!(info(&ctx, None).await.status, 200);
 }
 
+/// What counts against a node's limit, as docs/mock-behaviour.md says: every path naming the
+/// node (children listings, `trash/{id}`), with or without a valid token; never a search.
+#[tokio::test]
+async fn the_node_limit_counts_paths_naming_the_node() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let folder = id_of(&ctx.mkdir(&root, "Busy").await);
+    put_settings(
+        &ctx,
+        json!({"node_rate_limit": {"per_second": 1, "burst": 3}}),
+    )
+    .await;
+    // Searches about the folder do not count.
+    for _ in 0..5 {
+        let (status, _) = ctx.search(&format!("parents:{folder}")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // A children listing, a request with a bogus token, and a trash of the folder each count.
+    let r = raw(ctx.req(Method::GET, &ctx.m(&format!("nodes/{folder}/children")))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(ctx.req_as("bogus", Method::GET, &ctx.m(&format!("nodes/{folder}")))).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = raw(ctx.req(Method::PUT, &ctx.m(&format!("trash/{folder}")))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(ctx.req(Method::POST, &ctx.m(&format!("trash/{folder}/restore")))).await;
+    assert_eq!(
+        r.status,
+        429,
+        "the fourth request naming the node: {}",
+        r.text()
+    );
+    assert_eq!(
+        last_entry(&ctx, "restore").await["fault"],
+        "node_rate_limit"
+    );
+}
+
 #[tokio::test]
 async fn large_downloads_redirect_to_a_presigned_url() {
     let ctx = Ctx::start().await;
