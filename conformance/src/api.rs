@@ -160,8 +160,8 @@ fn describe(request: &RequestBuilder) -> String {
         )
 }
 
-/// Send once and read the whole answer; a failed connection is status 0.
-async fn send_once(request: RequestBuilder) -> Reply {
+/// Send once (no pacing, no retry) and read the whole answer; a failed connection is status 0.
+pub async fn send_once(request: RequestBuilder) -> Reply {
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();

@@ -163,6 +163,16 @@ impl Admin {
         self.call(Method::POST, "tokens", Some(json!({}))).await
     }
 
+    /// Mint a token for the default account issued to the OAuth client (app) `client_id`.
+    pub async fn mint_for_app(&self, client_id: &str) -> Result<Value, Failure> {
+        self.call(
+            Method::POST,
+            "tokens",
+            Some(json!({"client_id": client_id})),
+        )
+        .await
+    }
+
     /// Expire an access token now.
     pub async fn expire(&self, access_token: &str) -> Result<(), Failure> {
         self.call(

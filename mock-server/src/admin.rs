@@ -177,16 +177,22 @@ async fn create_account(
 struct MintBody {
     account: Option<String>,
     lifetime_secs: Option<u64>,
+    /// The OAuth client (app) the token is issued to; none: bound to no app.
+    client_id: Option<String>,
 }
 
-/// `POST /_mock/tokens` (empty body: the default account): the token JSON.
+/// `POST /_mock/tokens` `{"account"?, "lifetime_secs"?, "client_id"?}` (empty body: the
+/// default account, no app): the token JSON.
 async fn mint(state: AppStateRef, request: Request) -> ApiResult<Json<TokenResponse>> {
     let body: MintBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
     let account = account_named(&state, body.account.as_deref())?;
     let lifetime = body
         .lifetime_secs
         .map_or(state.config.token_lifetime, std::time::Duration::from_secs);
-    Ok(Json(issue_tokens(&state, account.id, "", None, lifetime)?))
+    let client_id = body.client_id.unwrap_or_default();
+    Ok(Json(issue_tokens(
+        &state, account.id, &client_id, None, lifetime,
+    )?))
 }
 
 #[derive(Debug, Deserialize)]

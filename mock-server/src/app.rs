@@ -14,7 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 
 use crate::api::signin::PendingConsents;
 use crate::api::{account, changes, content, nodes, oauth, properties, signin, trash};
@@ -89,6 +89,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/nodes/{parent}/children/{child}",
             put(nodes::add_parent).delete(nodes::remove_parent),
+        )
+        .route("/nodes/{id}/properties", any(properties::empty_owner))
+        .route("/nodes/{id}/properties/", any(properties::empty_owner))
+        .route(
+            "/nodes/{id}/properties//{key}",
+            any(properties::empty_owner),
         )
         .route("/nodes/{id}/properties/{owner}", get(properties::list))
         .route(

@@ -20,6 +20,10 @@ pub enum ApiError {
     /// 400 `{"logref","message":"Next token is expired"}`: a listing cursor past its lifetime.
     #[error("next token is expired")]
     NextTokenExpired,
+    /// 400 with the bare `{"message":...}` the content service gave when an upload failed
+    /// (reference §6.5): [`UPLOAD_INCOMPLETE`] or [`UNREADABLE_REQUEST`], nothing else.
+    #[error("upload failed: {0}")]
+    Upload(&'static str),
     /// 401 `{"message":"Token has expired"}`: an unknown, expired or missing access token.
     #[error("token has expired")]
     TokenExpired,
@@ -35,6 +39,9 @@ pub enum ApiError {
     /// 404 with `{"logref","message","code":""}`.
     #[error("not found: {0}")]
     NotFound(String),
+    /// 404 `<UnknownOperationException/>`: a properties path with an empty owner (§6.14).
+    #[error("unknown operation")]
+    UnknownOperation,
     /// 405: the path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -53,6 +60,14 @@ pub enum ApiError {
     #[error("duplicate content of {node_id}")]
     Duplicate {
         /// The existing node with the same content.
+        node_id: String,
+    },
+    /// 409: a create whose `localId` another node of the account already has (§6.5).
+    #[error("localId {local_id} already used by {node_id}")]
+    LocalIdExists {
+        /// The repeated `localId`.
+        local_id: String,
+        /// The node the `localId` maps to.
         node_id: String,
     },
     /// 411: an upload with neither `Content-Length` nor chunked framing.
@@ -80,8 +95,16 @@ pub enum ApiError {
         code: &'static str,
         /// S3 message.
         message: String,
+        /// The `<ArgumentName>` of an `InvalidArgument` error.
+        argument: Option<&'static str>,
     },
 }
+
+/// The 400 message of an upload the service could not finish (§6.5).
+pub const UPLOAD_INCOMPLETE: &str = "Cannot complete upload";
+
+/// The 400 message of an upload body the service could not read (§6.5).
+pub const UNREADABLE_REQUEST: &str = "Cannot read from request.";
 
 impl ApiError {
     /// A 400 with the given message.
@@ -97,21 +120,25 @@ impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::NextTokenExpired => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::NextTokenExpired | Self::Upload(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::TokenExpired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::InsufficientPermissions(_) | Self::QuotaExceeded => {
                 StatusCode::FORBIDDEN
             }
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::UnknownOperation => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NameExists { .. } | Self::Duplicate { .. } => StatusCode::CONFLICT,
+            Self::NameExists { .. } | Self::Duplicate { .. } | Self::LocalIdExists { .. } => {
+                StatusCode::CONFLICT
+            }
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OAuth { status, .. } | Self::S3 { status, .. } => *status,
         }
     }
 
-    /// The JSON body of this error (`None` for the XML S3 errors).
+    /// The JSON body of this error (`None` for the XML errors).
     pub fn json_body(&self) -> Option<serde_json::Value> {
         let standard = |message: &str, code: &str| json!({"logref": logref(), "message": message, "code": code});
         Some(match self {
@@ -119,6 +146,7 @@ impl ApiError {
             Self::NextTokenExpired => {
                 json!({"logref": logref(), "message": "Next token is expired"})
             }
+            Self::Upload(message) => json!({"message": message}),
             Self::TokenExpired => json!({"message": "Token has expired"}),
             Self::InsufficientPermissions(op) => {
                 json!({"message": format!("Insufficient permissions granted for operation: {op}")})
@@ -147,12 +175,20 @@ impl ApiError {
                 "code": "DUPLICATE_CONTENT",
                 "info": {"nodeId": node_id},
             }),
+            Self::LocalIdExists { local_id, node_id } => json!({
+                "logref": logref(),
+                "message": format!(
+                    "Node with the localId {local_id} already exists conflicting NodeId: {node_id}"
+                ),
+                "code": "LOCAL_ID_ALREADY_EXISTS",
+                "info": {"nodeId": node_id},
+            }),
             Self::LengthRequired => standard("Content-Length required", ""),
             Self::Internal(_) => json!({"message": "Internal failure"}),
             Self::OAuth {
                 error, description, ..
             } => json!({"error_description": description, "error": error}),
-            Self::S3 { .. } => return None,
+            Self::S3 { .. } | Self::UnknownOperation => return None,
         })
     }
 }
@@ -164,18 +200,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal failure");
         }
         match &self {
-            Self::S3 { code, message, .. } => {
-                let body = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-                    xml_escape(message),
-                    logref()
-                );
-                let mut response = (status, body).into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/xml"),
-                );
-                response
+            Self::S3 {
+                code,
+                message,
+                argument,
+                ..
+            } => xml_response(status, s3_body(code, message, *argument)),
+            Self::UnknownOperation => {
+                xml_response(status, "<UnknownOperationException/>".to_string())
             }
             _ => {
                 let body = self.json_body().unwrap_or_default();
@@ -183,6 +215,37 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// An XML body labelled `application/xml`.
+fn xml_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
+/// S3's error document (§6.7, §7.1): `Code`, `Message`, `ArgumentName` for an
+/// `InvalidArgument`, then `RequestId` (16 upper-case hex digits) and `HostId`. S3 also echoed
+/// the refused header's value as `<ArgumentValue>`; the mock leaves it out, since for the
+/// `Authorization` header that is the caller's access token.
+pub fn s3_body(code: &str, message: &str, argument: Option<&str>) -> String {
+    let id = logref().replace('-', "").to_uppercase();
+    let request_id = id.get(..16).unwrap_or(&id);
+    let host_id = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        md5::Digest::finalize(<md5::Md5 as md5::Digest>::new_with_prefix(id.as_bytes())),
+    );
+    let argument = argument
+        .map(|name| format!("<ArgumentName>{}</ArgumentName>", xml_escape(name)))
+        .unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>{argument}<RequestId>{request_id}</RequestId><HostId>{host_id}</HostId></Error>",
+        xml_escape(code),
+        xml_escape(message),
+    )
 }
 
 /// Escapes text for an XML element.

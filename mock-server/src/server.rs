@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 use crate::app::{self, AppState};
-use crate::faults::respond::{InjectedReset, is_reset};
+use crate::faults::respond::{InjectedReset, is_reset, service_reason};
 
 /// Serves one request through the router; a reset marker becomes an error (connection dropped).
 pub fn service(
@@ -35,13 +35,14 @@ pub fn service(
     hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
         async move {
-            let response = match app.oneshot(request.map(Body::new)).await {
+            let mut response = match app.oneshot(request.map(Body::new)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
             if is_reset(&response) {
                 Err(InjectedReset)
             } else {
+                service_reason(&mut response);
                 Ok::<_, InjectedReset>(response)
             }
         }

@@ -1648,6 +1648,10 @@ async fn properties_put_get_delete_and_limits() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.text().await.unwrap(),
+        include_str!("../../fixtures/error_404_unknown_operation.xml")
+    );
 
     // DELETE: 204 with no body.
     let response = ctx
@@ -2360,7 +2364,11 @@ async fn bad_upload_bodies_are_400() {
             }
             let (status, reply) = json_of(request.send().await.unwrap()).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {reply}");
-            assert_error_body(&reply);
+            // A body the parser cannot read gets the service's bare 400 (§6.5); the
+            // mock's other refusals its usual error shape.
+            if reply != fixture("error_400_cannot_read_request.json") {
+                assert_error_body(&reply);
+            }
         }
     }
     // An empty multipart body with an explicit Content-Length: 0 is a 400; one with neither
@@ -2374,7 +2382,8 @@ async fn bad_upload_bodies_are_400() {
         .await
         .unwrap();
     let (status, reply) = json_of(response).await;
-    assert_client_error(status, &reply, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply, fixture("error_400_cannot_read_request.json"));
     let response = ctx
         .req(Method::POST, &ctx.c("nodes?suppress=deduplication"))
         .header(header::CONTENT_TYPE, multipart_type())
@@ -3010,4 +3019,186 @@ async fn responses_carry_an_amazon_request_id() {
             .to_string();
         assert!(!id.is_empty(), "{method} {url}: no x-amzn-RequestId header");
     }
+}
+
+// ---- second fidelity pass (issue 18, item 5) ------------------------------------------------
+
+#[tokio::test]
+async fn properties_of_another_app_are_refused_and_an_empty_owner_is_unknown() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let (status, minted) = ctx
+        .admin_post("tokens", Some(&json!({"client_id": "PhotoApp"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let token = minted["access_token"].as_str().unwrap().to_string();
+    // A node the app makes carries its name as createdBy: the owner its properties go under.
+    let (status, folder) = ctx
+        .send_as(
+            &token,
+            Method::POST,
+            &ctx.m("nodes"),
+            Some(&json!({"name": "album", "kind": "FOLDER", "parents": [root]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{folder}");
+    assert_eq!(folder["createdBy"], "PhotoApp");
+    let id = id_of(&folder);
+    let url = |owner: &str, key: Option<&str>| match key {
+        Some(key) => ctx.m(&format!("nodes/{id}/properties/{owner}/{key}")),
+        None => ctx.m(&format!("nodes/{id}/properties/{owner}")),
+    };
+    let (status, put) = ctx
+        .send_as(
+            &token,
+            Method::PUT,
+            &url("PhotoApp", Some("cover")),
+            Some(&json!({"value": "yes"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{put}");
+    // Every call naming another app is 403, in the service's error shape (§6.14, §7.2).
+    for (method, key) in [
+        (Method::GET, None),
+        (Method::GET, Some("cover")),
+        (Method::PUT, Some("cover")),
+        (Method::DELETE, Some("cover")),
+    ] {
+        let body = (method == Method::PUT).then(|| json!({"value": "no"}));
+        let (status, refused) = ctx
+            .send_as(&token, method.clone(), &url("OtherApp", key), body.as_ref())
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {key:?}: {refused}");
+        assert_error_body(&refused);
+        assert_shape("error_403_properties_owner.json", &refused);
+        assert_eq!(
+            refused["message"],
+            fixture("error_403_properties_owner.json")["message"]
+        );
+    }
+    // The app's own are untouched; a minted token (no app) may read any owner's.
+    let (_, own) = ctx.get(&url("PhotoApp", None)).await;
+    assert_eq!(own, json!({"data": {"cover": "yes"}}));
+    // An empty owner: 404 <UnknownOperationException/>, whatever the method and the rest.
+    for path in [
+        format!("nodes/{id}/properties/"),
+        format!("nodes/{id}/properties"),
+        format!("nodes/{id}/properties//cover"),
+    ] {
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let response = ctx
+                .req_as(&token, method.clone(), &ctx.m(&path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+            assert_eq!(
+                response.text().await.unwrap(),
+                include_str!("../../fixtures/error_404_unknown_operation.xml"),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_local_id_maps_to_one_node() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let folder = |name: &str, local_id: &str| json!({"name": name, "kind": "FOLDER", "parents": [root], "localId": local_id});
+    let (status, first) = ctx
+        .send(Method::POST, &ctx.m("nodes"), Some(&folder("one", "L-1")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Another name, the same localId: 409 naming the first node.
+    let (status, again) = ctx
+        .send(Method::POST, &ctx.m("nodes"), Some(&folder("two", "L-1")))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_shape("error_409_local_id.json", &again);
+    assert_eq!(again["code"], "LOCAL_ID_ALREADY_EXISTS");
+    assert_eq!(again["info"]["nodeId"], first["id"]);
+    assert_eq!(
+        again["message"],
+        format!(
+            "Node with the localId L-1 already exists conflicting NodeId: {}",
+            id_of(&first)
+        )
+    );
+    assert_eq!(ctx.lookup(&root, "two").await["count"], 0, "nothing made");
+    // An upload's metadata localId is the same map.
+    let mut metadata = file_metadata("f.txt", &root);
+    metadata["localId"] = json!("L-1");
+    let body = multipart_body(&[Part::metadata(&metadata), Part::content(b"x")], b"");
+    let (status, up) = json_of(
+        ctx.post_multipart("nodes?suppress=deduplication", body, false)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{up}");
+    assert_eq!(up["info"]["nodeId"], first["id"]);
+    metadata["localId"] = json!("L-2");
+    let body = multipart_body(&[Part::metadata(&metadata), Part::content(b"x")], b"");
+    let (status, file) = json_of(
+        ctx.post_multipart("nodes?suppress=deduplication", body, false)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    // The map outlives trashing.
+    ctx.trash(&id_of(&first)).await;
+    let (status, again) = ctx
+        .send(Method::POST, &ctx.m("nodes"), Some(&folder("three", "L-1")))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    // Empty localIds are refused; creates without one are unaffected.
+    let (status, body) = ctx
+        .send(Method::POST, &ctx.m("nodes"), Some(&folder("four", "")))
+        .await;
+    assert_client_error(status, &body, StatusCode::BAD_REQUEST);
+    ctx.mkdir(&root, "five").await;
+    ctx.mkdir(&root, "six").await;
+    // Another account has its own map.
+    let (status, _) = ctx
+        .admin_post("accounts", Some(&json!({"email": "other@example.com"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, minted) = ctx
+        .admin_post("tokens", Some(&json!({"account": "other@example.com"})))
+        .await;
+    let other = minted["access_token"].as_str().unwrap();
+    let body = json!({"name": "mine", "kind": "FOLDER", "localId": "L-1"});
+    let (status, made) = ctx
+        .send_as(other, Method::POST, &ctx.m("nodes"), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+}
+
+#[tokio::test]
+async fn unreadable_upload_bodies_get_the_services_bare_400() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let mut body = multipart_body(
+        &[
+            Part::metadata(&file_metadata("cut.bin", &root)),
+            Part::content(&[5u8; 4000]),
+        ],
+        b"",
+    );
+    // The body ends in the middle of the content part: no closing delimiter.
+    body.truncate(body.len() - 2000);
+    for chunked in [false, true] {
+        let (status, answer) = json_of(
+            ctx.post_multipart("nodes?suppress=deduplication", body.clone(), chunked)
+                .await,
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "chunked {chunked}: {answer}"
+        );
+        assert_eq!(answer, fixture("error_400_cannot_read_request.json"));
+    }
+    assert_eq!(ctx.lookup(&root, "cut.bin").await["count"], 0);
 }

@@ -376,6 +376,31 @@ fn check_preset(preset: &str, r: &Raw) {
             assert_eq!(status, 401);
             assert!(r.body.is_empty(), "{:?}", r.text());
         }
+        "system_unavailable" => {
+            assert_eq!(status, 429);
+            assert_logref_body(
+                &r.json(),
+                "System unavailable. Please back off for a while and try again later",
+            );
+            assert!(common::shape_matches(
+                "error_429_system_unavailable.json",
+                &r.json()
+            ));
+        }
+        "cannot_complete_upload" => {
+            assert_eq!(status, 400);
+            assert_eq!(
+                r.json(),
+                common::fixture("error_400_cannot_complete_upload.json")
+            );
+        }
+        "unauthorized_client" => {
+            assert_eq!(status, 400);
+            assert_eq!(
+                r.json(),
+                common::fixture("oauth_error_unauthorized_client.json")
+            );
+        }
         other => panic!("unknown preset {other}"),
     }
 }
@@ -398,6 +423,9 @@ async fn error_presets_answer_the_services_status_and_body() {
         "upload_unauthorized",
         "authorization_header",
         "unauthorized_empty",
+        "system_unavailable",
+        "cannot_complete_upload",
+        "unauthorized_client",
     ];
     for preset in presets {
         let id = add_rule(
@@ -1291,6 +1319,43 @@ async fn node_rate_limit_answers_concurrent_access() {
     assert_eq!(info(&ctx, None).await.status, 200);
 }
 
+/// What counts against a node's limit, as docs/mock-behaviour.md says: every path naming the
+/// node (children listings, `trash/{id}`), with or without a valid token; never a search.
+#[tokio::test]
+async fn the_node_limit_counts_paths_naming_the_node() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    let folder = id_of(&ctx.mkdir(&root, "Busy").await);
+    put_settings(
+        &ctx,
+        json!({"node_rate_limit": {"per_second": 1, "burst": 3}}),
+    )
+    .await;
+    // Searches about the folder do not count.
+    for _ in 0..5 {
+        let (status, _) = ctx.search(&format!("parents:{folder}")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // A children listing, a request with a bogus token, and a trash of the folder each count.
+    let r = raw(ctx.req(Method::GET, &ctx.m(&format!("nodes/{folder}/children")))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(ctx.req_as("bogus", Method::GET, &ctx.m(&format!("nodes/{folder}")))).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = raw(ctx.req(Method::PUT, &ctx.m(&format!("trash/{folder}")))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = raw(ctx.req(Method::POST, &ctx.m(&format!("trash/{folder}/restore")))).await;
+    assert_eq!(
+        r.status,
+        429,
+        "the fourth request naming the node: {}",
+        r.text()
+    );
+    assert_eq!(
+        last_entry(&ctx, "restore").await["fault"],
+        "node_rate_limit"
+    );
+}
+
 #[tokio::test]
 async fn large_downloads_redirect_to_a_presigned_url() {
     let ctx = Ctx::start().await;
@@ -1343,8 +1408,22 @@ async fn large_downloads_redirect_to_a_presigned_url() {
     let r = raw(plain.get(&location).bearer_auth(&ctx.token)).await;
     assert_eq!(r.status, 400);
     let text = r.text();
-    assert!(text.contains("<Code>InvalidArgument</Code>"), "{text}");
-    assert!(text.contains("Only one auth mechanism allowed"), "{text}");
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/xml");
+    // Exactly the fixture, but for the per-request RequestId and HostId (§6.7).
+    let ids =
+        regex::Regex::new("<RequestId>[0-9A-F]{16}</RequestId><HostId>[A-Za-z0-9+/=]+</HostId>")
+            .unwrap();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/s3_error_invalid_argument.xml"
+    ))
+    .unwrap();
+    assert!(ids.is_match(&text), "{text}");
+    assert_eq!(
+        ids.replace(&text, "[ids]"),
+        ids.replace(&fixture, "[ids]"),
+        "{text}"
+    );
 
     // Without: the bytes, and Range.
     let r = raw(plain.get(&location)).await;
@@ -1502,7 +1581,10 @@ async fn uploads_above_the_cap_fail_after_the_body() {
     put_settings(&ctx, json!({"upload_cap_bytes": 100})).await;
     let r = upload_raw(&ctx, &root, "capped.bin", &[7u8; 101], None, false).await;
     assert_eq!(r.status, 400);
-    assert_logref_body(&r.json(), "Cannot complete upload");
+    assert_eq!(
+        r.json(),
+        common::fixture("error_400_cannot_complete_upload.json")
+    );
     assert_eq!(last_entry(&ctx, "upload").await["fault"], "upload_cap");
     assert_eq!(lookup_count(&ctx, &root, "capped.bin").await, 0);
     assert!(children_named(&ctx, &root, "capped.bin").await.is_empty());
@@ -1526,7 +1608,10 @@ async fn empty_chunked_uploads_can_be_refused() {
     put_settings(&ctx, json!({"reject_empty_chunked": true})).await;
     let r = upload_raw(&ctx, &root, "empty-chunked.bin", b"", None, true).await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_logref_body(&r.json(), "Cannot complete upload");
+    assert_eq!(
+        r.json(),
+        common::fixture("error_400_cannot_complete_upload.json")
+    );
     assert_eq!(last_entry(&ctx, "upload").await["fault"], "empty_chunked");
     assert_eq!(lookup_count(&ctx, &root, "empty-chunked.bin").await, 0);
     // Empty with Content-Length, and non-empty chunked, are fine.
@@ -1690,6 +1775,45 @@ async fn a_due_phantom_makes_a_retried_upload_409_without_a_search() {
         1,
         "no duplicate"
     );
+}
+
+/// A phantom upload was finished by the service, so its `localId` is taken at once: a retry
+/// that sends the same one, even under another name, is 409 with the phantom's id.
+#[tokio::test]
+async fn a_phantom_keeps_its_local_id() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    add_rule(
+        &ctx,
+        json!({
+            "id": "phantom",
+            "match": {"operation": "upload"},
+            "action": {"kind": "phantom_upload", "status": 500, "delay_ms": 60_000},
+            "trigger": {"first": 1},
+        }),
+    )
+    .await;
+    let upload = |name: &'static str| {
+        let mut metadata = file_metadata(name, &root);
+        metadata["localId"] = json!("client-side-7");
+        let body = multipart_body(
+            &[Part::metadata(&metadata), Part::content(b"local bytes")],
+            b"",
+        );
+        raw(ctx
+            .req(Method::POST, &ctx.c("nodes?suppress=deduplication"))
+            .header(header::CONTENT_TYPE, multipart_type())
+            .body(body))
+    };
+    let first = upload("first.bin").await;
+    assert_eq!(first.status, 500);
+    let again = upload("second.bin").await;
+    assert_eq!(again.status, 409, "{}", again.text());
+    let id = again.json()["info"]["nodeId"].as_str().unwrap().to_string();
+    let (status, node) = ctx.node(&id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(node["name"], "first.bin");
+    assert_eq!(node["status"], "PENDING");
 }
 
 /// Before it is due, a phantom is there by id as PENDING; requests that are not searches
@@ -2097,4 +2221,115 @@ fn malformed_profiles_are_errors_naming_the_problem() {
     }
     assert!(profiles::load("/nonexistent/profile.toml").is_err());
     assert!(profiles::load("no-such-profile").is_err());
+}
+
+/// One request over a raw TCP connection; the status line and the rest of the answer (the
+/// HTTP clients hide the reason phrase).
+async fn status_line(ctx: &Ctx, path: &str, scope: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = ctx.base().trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n{SCOPE}: {scope}\r\nConnection: close\r\n\r\n",
+        ctx.token
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (line, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
+    (line.to_string(), rest.to_string())
+}
+
+#[tokio::test]
+async fn timeouts_carry_the_services_status_lines() {
+    let ctx = Ctx::start().await;
+    let path = "/drive/v1/account/info";
+    for (preset, line) in [
+        ("gateway_timeout", "HTTP/1.1 504 GATEWAY_TIMEOUT"),
+        ("request_timeout", "HTTP/1.1 408 REQUEST_TIMEOUT"),
+    ] {
+        add_rule(
+            &ctx,
+            json!({"scope": preset, "match": {"operation": "account"},
+                   "action": {"kind": "error", "error": preset}}),
+        )
+        .await;
+        let (got, rest) = status_line(&ctx, path, preset).await;
+        assert_eq!(got, line, "{rest}");
+        assert!(rest.ends_with("\r\n\r\n"), "no body: {rest:?}");
+    }
+    // A `status` rule's 504 reads the same (the reason is set on every 504 and 408 sent).
+    add_rule(
+        &ctx,
+        json!({"scope": "status-504", "match": {"operation": "account"},
+               "action": {"kind": "status", "status": 504}}),
+    )
+    .await;
+    let (got, _) = status_line(&ctx, path, "status-504").await;
+    assert_eq!(got, "HTTP/1.1 504 GATEWAY_TIMEOUT");
+    // Other statuses keep hyper's canonical reason.
+    let (got, _) = status_line(&ctx, path, "no-rule").await;
+    assert_eq!(got, "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_preset_refuses_the_client() {
+    let ctx = Ctx::start().await;
+    let id = add_rule(
+        &ctx,
+        json!({"scope": "unauthorized", "match": {"operation": "token"},
+               "action": {"kind": "error", "error": "unauthorized_client"}}),
+    )
+    .await;
+    let refresh = |scope: Option<&str>| {
+        let mut request = ctx
+            .client
+            .post(format!("{}/auth/o2/token", ctx.base()))
+            .basic_auth("some-client", Some("secret"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", ctx.refresh.as_str()),
+            ]);
+        if let Some(scope) = scope {
+            request = request.header(SCOPE, scope);
+        }
+        raw(request)
+    };
+    let r = refresh(Some("unauthorized")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        common::fixture("oauth_error_unauthorized_client.json")
+    );
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "§12.6: a token-endpoint reply is JSON"
+    );
+    assert_eq!(counts(&ctx, &id).await, (1, 1));
+    // Out of the scope the same refresh works.
+    let r = refresh(None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn system_unavailable_is_retried_by_its_retry_after() {
+    let ctx = Ctx::start().await;
+    let id = add_rule(
+        &ctx,
+        json!({"scope": "busy", "match": {"operation": "account"},
+               "action": {"kind": "error", "error": "system_unavailable", "retry_after": 2},
+               "trigger": {"first": 1}}),
+    )
+    .await;
+    let r = info(&ctx, Some("busy")).await;
+    check_preset("system_unavailable", &r);
+    assert_eq!(r.retry_after().as_deref(), Some("2"));
+    // Only the first: the retry goes through.
+    let r = info(&ctx, Some("busy")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(counts(&ctx, &id).await, (2, 1));
 }

@@ -15,6 +15,7 @@ pub mod names;
 pub mod overwrite;
 pub mod range;
 pub mod root;
+pub mod shapes;
 pub mod templink;
 pub mod transfer;
 pub mod trash;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Check> {
         changes::checks(),
         account::checks(),
         templink::checks(),
+        shapes::checks(),
         client::checks(),
     ]
     .concat()

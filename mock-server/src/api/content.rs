@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::nodes::{created_by, valid_name};
+use crate::api::nodes::{created_by, valid_local_id, valid_name};
 use crate::api::{AppStateRef, Params};
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, UNREADABLE_REQUEST};
 use crate::faults::layer::mark;
 use crate::faults::phantom::{Appear, Pending, Phantom};
 use crate::faults::respond;
@@ -47,10 +47,14 @@ async fn multipart(request: Request) -> ApiResult<Multipart> {
 }
 
 async fn next_field(parts: &mut Multipart) -> ApiResult<Option<Field<'_>>> {
-    parts
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("Cannot read from request. {}", e.body_text())))
+    parts.next_field().await.map_err(unreadable)
+}
+
+/// The service's bare 400 for an upload body it could not read (§6.5); the parser's reason is
+/// logged, never sent.
+fn unreadable(error: axum::extract::multipart::MultipartError) -> ApiError {
+    tracing::debug!(reason = %error.body_text(), "unreadable upload body");
+    ApiError::Upload(UNREADABLE_REQUEST)
 }
 
 /// Streams a content part to a new blob, hashing it on the way. `corrupt_at`: a
@@ -95,12 +99,7 @@ async fn store_part(
                 }
                 break;
             }
-            Err(e) => {
-                return Err(ApiError::bad_request(format!(
-                    "Cannot read from request. {}",
-                    e.body_text()
-                )));
-            }
+            Err(e) => return Err(unreadable(e)),
         }
     }
     writer.finish().await
@@ -118,9 +117,7 @@ fn corrupt_at_offset(chunk: bytes::Bytes, offset: u64) -> bytes::Bytes {
 /// Reads a small part whole.
 async fn small_part(mut field: Field<'_>) -> ApiResult<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| {
-        ApiError::bad_request(format!("Cannot read from request. {}", e.body_text()))
-    })? {
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
         if out.len() + chunk.len() > MAX_METADATA {
             return Err(ApiError::bad_request("The metadata part is too large"));
         }
@@ -137,6 +134,9 @@ struct UploadMetadata {
     #[serde(default)]
     labels: Vec<String>,
     description: Option<String>,
+    /// The client's own id for the node (§6.5).
+    #[serde(rename = "localId")]
+    local_id: Option<String>,
 }
 
 fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content {
@@ -170,13 +170,13 @@ fn upload_faults(
         .is_some_and(|cap| written.size > cap)
     {
         return Some(mark(
-            ApiError::bad_request("Cannot complete upload").into_response(),
+            respond::preset(ErrorPreset::CannotCompleteUpload),
             "upload_cap",
         ));
     }
     if settings.reject_empty_chunked && chunked && written.size == 0 {
         return Some(mark(
-            ApiError::bad_request("Cannot complete upload").into_response(),
+            respond::preset(ErrorPreset::CannotCompleteUpload),
             "empty_chunked",
         ));
     }
@@ -231,6 +231,7 @@ pub async fn upload(
         return Err(ApiError::bad_request("Uploads must have kind FILE"));
     }
     let name = valid_name(meta.name)?;
+    let local_id = valid_local_id(meta.local_id.as_deref())?.map(str::to_string);
     let parents = meta
         .parents
         .filter(|p| !p.is_empty())
@@ -275,7 +276,13 @@ pub async fn upload(
         hidden_ms: 0,
     };
     if let Some(rule) = state.faults.phantom_rule(&facts) {
-        return Ok(phantom(&state, caller.account.id, node, &rule));
+        return Ok(phantom(
+            &state,
+            caller.account.id,
+            node,
+            local_id.as_deref(),
+            &rule,
+        ));
     }
     let result = (|| {
         if !params.is("suppress", "deduplication")
@@ -288,10 +295,11 @@ pub async fn upload(
             return Err(ApiError::Duplicate { node_id });
         }
         let hidden_ms = state.faults.listing_lag();
-        state.meta.create(
+        state.meta.create_with_local_id(
             caller.account.id,
             NewNode { hidden_ms, ..node },
             Some(caller.account.quota),
+            local_id.as_deref(),
         )
     })();
     match result {
@@ -345,7 +353,13 @@ fn phantom_answer(rule: &RuleState) -> Response {
 /// Keeps a finished upload back as a phantom and answers the rule's error: the node is stored
 /// `PENDING` at once (behind the listing lag, its name free for another upload) and turns
 /// `AVAILABLE` when due; one that never appears is dropped.
-fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> Response {
+fn phantom(
+    state: &AppState,
+    account: i64,
+    node: NewNode,
+    local_id: Option<&str>,
+    rule: &RuleState,
+) -> Response {
     let size = node.content.as_ref().map_or(0, |c| c.size);
     let blob = node.content.as_ref().map(|c| c.blob.clone());
     match appear_of(rule, size) {
@@ -360,7 +374,7 @@ fn phantom(state: &AppState, account: i64, node: NewNode, rule: &RuleState) -> R
                 hidden_ms: state.faults.listing_lag(),
                 ..node
             };
-            match state.meta.create_unchecked(account, pending) {
+            match state.meta.create_unchecked(account, pending, local_id) {
                 Ok(created) => state.faults.phantoms.add(Phantom {
                     account,
                     pending: Pending::Upload { id: created.id },
@@ -560,8 +574,10 @@ pub async fn presigned(
         return Err(ApiError::S3 {
             status: StatusCode::BAD_REQUEST,
             code: "InvalidArgument",
-            message: "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter,                       Signature query string parameter or the Authorization header should be specified"
+            message: "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
+                      Signature query string parameter or the Authorization header should be specified"
                 .into(),
+            argument: Some("Authorization"),
         });
     }
     let node = state
@@ -571,6 +587,7 @@ pub async fn presigned(
             status: StatusCode::FORBIDDEN,
             code: "AccessDenied",
             message: "Request has expired".into(),
+            argument: None,
         })?;
     serve(&state, &node, &headers)
 }

@@ -87,6 +87,23 @@ struct CreateBody {
     #[serde(default)]
     labels: Vec<String>,
     description: Option<String>,
+    /// The client's own id for the node (§6.5).
+    #[serde(rename = "localId")]
+    local_id: Option<String>,
+}
+
+/// Longest `localId` accepted, in bytes (the reference knows no limit; bad input stays bounded).
+const MAX_LOCAL_ID: usize = 1024;
+
+/// Checks a `localId` from a request body: when given, a non-empty string of at most 1,024 bytes.
+pub fn valid_local_id(local_id: Option<&str>) -> ApiResult<Option<&str>> {
+    match local_id {
+        Some("") => Err(ApiError::bad_request("localId must not be empty")),
+        Some(l) if l.len() > MAX_LOCAL_ID => Err(ApiError::bad_request(format!(
+            "localId may be at most {MAX_LOCAL_ID} bytes"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// Checks a name from a request body.
@@ -121,7 +138,8 @@ pub async fn create_folder(
     let parents = body
         .parents
         .unwrap_or_else(|| vec![caller.account.root_id.clone()]);
-    let node = state.meta.create(
+    let local_id = valid_local_id(body.local_id.as_deref())?;
+    let node = state.meta.create_with_local_id(
         caller.account.id,
         NewNode {
             kind: FOLDER,
@@ -135,6 +153,7 @@ pub async fn create_folder(
             hidden_ms: state.faults.listing_lag(),
         },
         None,
+        local_id,
     )?;
     Ok((StatusCode::CREATED, Json(node.json())))
 }

@@ -13,7 +13,27 @@ use crate::error::{ApiError, ApiResult};
 /// Longest property value, in characters.
 const MAX_VALUE: usize = 500;
 
-fn check_node(state: &AppStateRef, caller: &Caller, id: &str) -> ApiResult<()> {
+/// Refuses a call naming another app as `owner` (§6.14, §7.2: 403 for "accessing another
+/// app's properties"). An app's owner name is what its nodes carry as `createdBy`: its client
+/// id. A minted token is bound to no app and may use any owner (tests and seeding).
+fn check_owner(caller: &Caller, owner: &str) -> ApiResult<()> {
+    if caller.client_id.is_empty() || caller.client_id == owner {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "Access to the properties of another application is not allowed: {owner}"
+        )))
+    }
+}
+
+/// Any request under `nodes/{id}/properties` with an empty owner: 404
+/// `<UnknownOperationException/>` (§6.14).
+pub async fn empty_owner() -> ApiError {
+    ApiError::UnknownOperation
+}
+
+fn check_node(state: &AppStateRef, caller: &Caller, id: &str, owner: &str) -> ApiResult<()> {
+    check_owner(caller, owner)?;
     state
         .meta
         .node(caller.account.id, id)?
@@ -27,7 +47,7 @@ pub async fn list(
     caller: Caller,
     Path((id, owner)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    check_node(&state, &caller, &id)?;
+    check_node(&state, &caller, &id, &owner)?;
     let data: serde_json::Map<String, Value> = state
         .meta
         .properties(&id, &owner)?
@@ -43,7 +63,7 @@ pub async fn get_one(
     caller: Caller,
     Path((id, owner, key)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    check_node(&state, &caller, &id)?;
+    check_node(&state, &caller, &id, &owner)?;
     let value = state
         .meta
         .properties(&id, &owner)?
@@ -66,7 +86,7 @@ pub async fn put(
     Path((id, owner, key)): Path<(String, String, String)>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_node(&state, &caller, &id)?;
+    check_node(&state, &caller, &id, &owner)?;
     let body: PutBody = read_json(request.into_body(), state.config.max_json_body, false).await?;
     let value = body
         .value
@@ -96,7 +116,7 @@ pub async fn delete(
     caller: Caller,
     Path((id, owner, key)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    check_node(&state, &caller, &id)?;
+    check_node(&state, &caller, &id, &owner)?;
     if state.meta.delete_property(&id, &owner, &key)? {
         Ok(StatusCode::NO_CONTENT)
     } else {

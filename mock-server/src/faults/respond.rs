@@ -7,6 +7,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde_json::json;
 
+use crate::error::{ApiError, UPLOAD_INCOMPLETE};
 use crate::faults::rule::ErrorPreset;
 use crate::util::logref;
 
@@ -15,6 +16,30 @@ pub const AUTHORIZATION_HEADER_MESSAGE: &str = "Authorization header requires 'C
 Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' \
 parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
 Authorization=Bearer";
+
+/// The 429 acd_cli met when the service was overloaded (§12.9).
+pub const SYSTEM_UNAVAILABLE_MESSAGE: &str =
+    "System unavailable. Please back off for a while and try again later";
+
+/// The status lines the service's front end wrote (§7.1): `504 GATEWAY_TIMEOUT` and
+/// `408 REQUEST_TIMEOUT`, where hyper would write the canonical `Gateway Timeout` and
+/// `Request Timeout`. Set on every 504 and 408 the mock sends, whatever produced it.
+pub fn service_reason(response: &mut Response) {
+    let reason = match response.status() {
+        StatusCode::GATEWAY_TIMEOUT => "GATEWAY_TIMEOUT",
+        StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+        _ => return,
+    };
+    if response
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .is_none()
+    {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
+}
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     (status, axum::Json(body)).into_response()
@@ -84,6 +109,17 @@ pub fn preset(error: ErrorPreset) -> Response {
             json!({"message": AUTHORIZATION_HEADER_MESSAGE}),
         ),
         UnauthorizedEmpty => empty(StatusCode::UNAUTHORIZED),
+        SystemUnavailable => json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"logref": logref(), "message": SYSTEM_UNAVAILABLE_MESSAGE, "code": ""}),
+        ),
+        CannotCompleteUpload => ApiError::Upload(UPLOAD_INCOMPLETE).into_response(),
+        UnauthorizedClient => ApiError::OAuth {
+            status: StatusCode::BAD_REQUEST,
+            error: "unauthorized_client",
+            description: "Not authorized for requested operation".into(),
+        }
+        .into_response(),
     }
 }
 

@@ -180,9 +180,9 @@ pub enum ErrorPreset {
     ServiceUnavailable,
     /// 503 `OPF (Online Proxy Fleet) unavailable` (§12.9).
     ProxyFleetUnavailable,
-    /// 504 `GATEWAY_TIMEOUT` with no body.
+    /// 504 with no body; the status line reads `504 GATEWAY_TIMEOUT` (§7.1).
     GatewayTimeout,
-    /// 408 `REQUEST_TIMEOUT`.
+    /// 408 with no body; the status line reads `408 REQUEST_TIMEOUT` (§7.1).
     RequestTimeout,
     /// 400 `Next token is expired`.
     NextTokenExpired,
@@ -194,6 +194,14 @@ pub enum ErrorPreset {
     AuthorizationHeader,
     /// 401 with an empty body (seen on `POST changes`, acd_cli#544).
     UnauthorizedEmpty,
+    /// 429 `{"logref","message":"System unavailable. Please back off for a while and try again
+    /// later","code":""}` (§12.9, acd_cli#348).
+    SystemUnavailable,
+    /// 400 `{"message":"Cannot complete upload"}`, the upload failure of §6.5.
+    CannotCompleteUpload,
+    /// The token endpoint's 400 `{"error_description":"Not authorized for requested
+    /// operation","error":"unauthorized_client"}` (§12.8); fatal for rclone.
+    UnauthorizedClient,
 }
 
 /// What a rule does when it fires.

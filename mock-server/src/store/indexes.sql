@@ -42,3 +42,6 @@ CREATE TRIGGER IF NOT EXISTS child_counts_status AFTER UPDATE OF status ON nodes
         SELECT p.parent, NEW.kind, NEW.status, 1 FROM parents p WHERE p.child = NEW.id
         ON CONFLICT (parent, kind, status) DO UPDATE SET total = total + 1;
 END;
+
+-- Purging a node drops its localId.
+CREATE INDEX IF NOT EXISTS local_ids_by_node ON local_ids (node);

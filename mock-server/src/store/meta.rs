@@ -323,6 +323,7 @@ impl MetaStore {
             "DELETE FROM child_counts WHERE parent IN (SELECT id FROM nodes WHERE account = ?)",
             "DELETE FROM nodes WHERE account = ?",
             "DELETE FROM purged WHERE account = ?",
+            "DELETE FROM local_ids WHERE account = ?",
         ] {
             tx.execute(table, [account])?;
         }
@@ -346,7 +347,7 @@ impl MetaStore {
         tx.execute_batch(
             "DELETE FROM properties; DELETE FROM templinks; DELETE FROM parents; \
              DELETE FROM ghost_parents; DELETE FROM child_counts; DELETE FROM nodes; \
-             DELETE FROM purged; DELETE FROM tokens; DELETE FROM accounts;",
+             DELETE FROM purged; DELETE FROM local_ids; DELETE FROM tokens; DELETE FROM accounts;",
         )?;
         tx.commit()?;
         self.tokens.invalidate();
@@ -603,6 +604,7 @@ impl MetaStore {
             )?;
             for table in [
                 "DELETE FROM properties WHERE node = ?",
+                "DELETE FROM local_ids WHERE node = ?",
                 "DELETE FROM templinks WHERE node = ?",
                 "DELETE FROM parents WHERE child = ?",
                 "DELETE FROM ghost_parents WHERE child = ?",
@@ -650,13 +652,32 @@ impl MetaStore {
     /// Creates a node after checking its parents and that its name is free in each.
     /// With `quota` set, also refuses (403) when the content would exceed it.
     pub fn create(&self, account: i64, new: NewNode, quota: Option<u64>) -> ApiResult<Node> {
-        self.insert(account, new, quota, true)
+        self.insert(account, new, quota, true, None)
+    }
+
+    /// [`MetaStore::create`] with the client's `localId` (§6.5): each `localId` maps to one
+    /// node of the account, so a second create with it is 409 `LOCAL_ID_ALREADY_EXISTS`
+    /// naming that node, whatever its status (the mapping goes only when the node is purged).
+    pub fn create_with_local_id(
+        &self,
+        account: i64,
+        new: NewNode,
+        quota: Option<u64>,
+        local_id: Option<&str>,
+    ) -> ApiResult<Node> {
+        self.insert(account, new, quota, true, local_id)
     }
 
     /// Creates a node without the name check: a phantom upload appearing late, next to
-    /// whatever took its name meanwhile.
-    pub fn create_unchecked(&self, account: i64, new: NewNode) -> ApiResult<Node> {
-        self.insert(account, new, None, false)
+    /// whatever took its name meanwhile. Its `localId`, if any, is kept as for any upload the
+    /// service finished (a retry with the same one is 409).
+    pub fn create_unchecked(
+        &self,
+        account: i64,
+        new: NewNode,
+        local_id: Option<&str>,
+    ) -> ApiResult<Node> {
+        self.insert(account, new, None, false, local_id)
     }
 
     /// Creates many nodes in one transaction (the admin seed): each under an existing live
@@ -759,9 +780,24 @@ impl MetaStore {
         new: NewNode,
         quota: Option<u64>,
         check_names: bool,
+        local_id: Option<&str>,
     ) -> ApiResult<Node> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        if let Some(local_id) = local_id
+            && let Some(node_id) = tx
+                .query_row(
+                    "SELECT node FROM local_ids WHERE account = ? AND local_id = ?",
+                    params![account, local_id],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+        {
+            return Err(ApiError::LocalIdExists {
+                local_id: local_id.to_string(),
+                node_id,
+            });
+        }
         if new.parents.is_empty() {
             return Err(ApiError::bad_request(
                 "parents must name at least one folder",
@@ -811,6 +847,12 @@ impl MetaStore {
             ],
         )?;
         link(&tx, &id, &new.parents)?;
+        if let Some(local_id) = local_id {
+            tx.execute(
+                "INSERT INTO local_ids (account, local_id, node) VALUES (?, ?, ?)",
+                params![account, local_id, id],
+            )?;
+        }
         let node = load_node(&tx, account, &id)?
             .ok_or_else(|| ApiError::Internal("lost insert".into()))?;
         tx.commit()?;

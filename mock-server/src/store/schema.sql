@@ -82,6 +82,15 @@ CREATE TABLE IF NOT EXISTS purged (
     json        TEXT NOT NULL
 ) WITHOUT ROWID;
 
+-- The `localId` a client gave when it created a node (reference §6.5): one node per localId
+-- and account, for as long as the node exists.
+CREATE TABLE IF NOT EXISTS local_ids (
+    account   INTEGER NOT NULL,
+    local_id  TEXT NOT NULL,
+    node      TEXT NOT NULL,
+    PRIMARY KEY (account, local_id)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS tokens (
     token        TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
