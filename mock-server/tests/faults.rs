@@ -2333,3 +2333,58 @@ async fn system_unavailable_is_retried_by_its_retry_after() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(counts(&ctx, &id).await, (2, 1));
 }
+
+/// With `pending_folder_ms`, a new folder is listed as PENDING once its listing lag is over and
+/// AVAILABLE after that (§8.8), while `GET nodes/{id}` shows it AVAILABLE throughout and a
+/// filter on `status` sees the stored status. A node trashed within the listing lag shows its
+/// real status, TRASH, to a filter that asks for it.
+#[tokio::test]
+async fn a_new_folder_is_listed_pending_for_a_while() {
+    let ctx = Ctx::start().await;
+    let root = ctx.root_id().await;
+    put_settings(&ctx, json!({"pending_folder_ms": {"min": 800, "max": 800}})).await;
+    let folder = ctx.mkdir(&root, "fresh").await;
+    let id = id_of(&folder);
+    let started = Instant::now();
+    let listed = children_named(&ctx, &root, "fresh").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "PENDING");
+    let searched = ctx.lookup(&root, "fresh").await;
+    assert_eq!(searched["data"][0]["status"], "PENDING");
+    let (status, node) = ctx.node(&id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(node["status"], "AVAILABLE");
+    let filtered = ctx
+        .list(&format!(
+            "parents:{root} AND status:AVAILABLE AND name:fresh"
+        ))
+        .await;
+    assert_eq!(filtered["data"][0]["status"], "AVAILABLE");
+    // Later it is listed AVAILABLE.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = children_named(&ctx, &root, "fresh").await;
+        if listed[0]["status"] == "AVAILABLE" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still PENDING: {}", listed[0]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_millis(700));
+
+    // A trash within the listing lag: listed as before, TRASH where the filter asks.
+    put_settings(&ctx, json!({})).await;
+    let old = ctx.upload_file(&id, "old.txt", b"old").await;
+    put_settings(
+        &ctx,
+        json!({"listing_lag_ms": {"min": 600_000, "max": 600_000}}),
+    )
+    .await;
+    let (status, _) = ctx.trash(&id_of(&old)).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = children_named(&ctx, &id, "old.txt").await;
+    assert_eq!(listed[0]["status"], "AVAILABLE", "within the lag");
+    let trashed = ctx.list(&format!("parents:{id} AND status:TRASH")).await;
+    assert_eq!(trashed["data"][0]["name"], "old.txt");
+    assert_eq!(trashed["data"][0]["status"], "TRASH");
+}

@@ -13,6 +13,7 @@ pub mod listing;
 pub mod moves;
 pub mod names;
 pub mod overwrite;
+pub mod phantoms;
 pub mod range;
 pub mod root;
 pub mod shapes;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<Check> {
         trash::checks(),
         moves::checks(),
         committed::checks(),
+        phantoms::checks(),
         changes::checks(),
         account::checks(),
         templink::checks(),

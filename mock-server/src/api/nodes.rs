@@ -14,7 +14,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::store::filter::{Filter, parse};
 use crate::store::meta::{NewNode, Patch};
-use crate::store::node::{AVAILABLE, FOLDER, name_problem};
+use crate::store::node::{AVAILABLE, FOLDER, PENDING, name_problem};
+use crate::util::now_ms;
 
 fn filter_of(params: &Params) -> ApiResult<Filter> {
     parse(params.get("filters").unwrap_or("")).map_err(|e| ApiError::bad_request(e.to_string()))
@@ -41,7 +42,15 @@ fn list(
         let lost = state.meta.search(account, &filter, parent, after, limit)?;
         after = lost.next_after.unwrap_or(i64::MAX);
     }
-    let page = state.meta.search(account, &filter, parent, after, limit)?;
+    let mut page = state.meta.search(account, &filter, parent, after, limit)?;
+    let now = now_ms();
+    if !filter.mentions_status() && state.faults.pending_folders.any(now) {
+        for node in page.nodes.iter_mut().filter(|n| n.is_folder()) {
+            if state.faults.pending_folders.is_pending(&node.id, now) {
+                node.status = PENDING.to_string();
+            }
+        }
+    }
     Ok(Json(list_json(state, &page, params)?))
 }
 
@@ -139,6 +148,7 @@ pub async fn create_folder(
         .parents
         .unwrap_or_else(|| vec![caller.account.root_id.clone()]);
     let local_id = valid_local_id(body.local_id.as_deref())?;
+    let hidden_ms = state.faults.listing_lag();
     let node = state.meta.create_with_local_id(
         caller.account.id,
         NewNode {
@@ -150,11 +160,18 @@ pub async fn create_folder(
             description: body.description,
             content: None,
             status: AVAILABLE,
-            hidden_ms: state.faults.listing_lag(),
+            hidden_ms,
         },
         None,
         local_id,
     )?;
+    let pending_ms = state.faults.pending_folder_lag();
+    if pending_ms > 0 {
+        let until = now_ms()
+            .saturating_add(hidden_ms)
+            .saturating_add(pending_ms);
+        state.faults.pending_folders.add(&node.id, until);
+    }
     Ok((StatusCode::CREATED, Json(node.json())))
 }
 

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod layer;
 pub mod limits;
+pub mod pending;
 pub mod phantom;
 pub mod profiles;
 pub mod respond;
@@ -56,6 +57,8 @@ pub struct Faults {
     pub lost_pages: Mutex<HashSet<String>>,
     /// Uploads that failed on purpose and appear later.
     pub phantoms: phantom::Phantoms,
+    /// Folders listed as `PENDING` for a while after their listing lag.
+    pub pending_folders: pending::PendingFolders,
 }
 
 impl Faults {
@@ -71,6 +74,7 @@ impl Faults {
             settings: RwLock::new(plan.settings),
             lost_pages: Mutex::new(HashSet::new()),
             phantoms: phantom::Phantoms::default(),
+            pending_folders: pending::PendingFolders::default(),
         };
         faults.add(plan.rules)?;
         Ok(faults)
@@ -174,6 +178,15 @@ impl Faults {
     /// The listing lag for one change, in milliseconds (0 when off).
     pub fn listing_lag(&self) -> i64 {
         match self.settings().listing_lag_ms {
+            Some(range) => i64::try_from(self.draw_range(range.min, range.max)).unwrap_or(i64::MAX),
+            None => 0,
+        }
+    }
+
+    /// How long a new folder is listed as `PENDING` after its listing lag, in milliseconds
+    /// (0 when off).
+    pub fn pending_folder_lag(&self) -> i64 {
+        match self.settings().pending_folder_ms {
             Some(range) => i64::try_from(self.draw_range(range.min, range.max)).unwrap_or(i64::MAX),
             None => 0,
         }

@@ -37,6 +37,11 @@ pub struct Settings {
     /// `GET nodes/{id}` is immediate (reference §8.8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listing_lag_ms: Option<LagRange>,
+    /// A created folder is listed as `PENDING` for a lag drawn from this range once its
+    /// listing lag has passed, then `AVAILABLE` (reference §8.8: non-AVAILABLE folders were
+    /// seen briefly); `GET nodes/{id}` shows it `AVAILABLE` throughout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_folder_ms: Option<LagRange>,
     /// tempLink lifetime override, in seconds (the service: 48 h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templink_lifetime_secs: Option<u64>,
