@@ -986,3 +986,38 @@ async fn account_info_and_properties_round_trip() {
     let props = drive.properties(&folder, "acd").await.unwrap();
     assert!(props["data"].get("colour").is_none(), "{props}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_listed_as_pending_is_used_not_duplicated() {
+    // New folders are listed as PENDING for 1.5 s (§8.8). A second copy made at once, from
+    // another process's view (no read-your-writes), finds the folder through the create's 409
+    // and uploads nothing again.
+    let env = Env::start(MockServer::builder(), &[("consistency_window", "0")]).await;
+    env.admin(
+        reqwest::Method::PUT,
+        "faults/settings",
+        json!({"pending_folder_ms": {"min": 1500, "max": 1500}}),
+    )
+    .await;
+    let local = env.local("pending-folder");
+    write(&local, b"sub/inner.txt", b"inside a pending folder");
+    let dst = rpath("pending-folder");
+    let report = upload_tree(&env.ctx, &local, &dst, Mode::Copy)
+        .await
+        .unwrap();
+    assert_clean(&report);
+    let ctx = env.fresh_ctx();
+    let report = upload_tree(&ctx, &local, &dst, Mode::Copy).await.unwrap();
+    assert_clean(&report);
+    assert_eq!(
+        env.journal(Operation::Upload).len(),
+        1,
+        "the file was sent again into a folder listed as PENDING"
+    );
+    let folders = env
+        .journal(Operation::CreateFolder)
+        .iter()
+        .filter(|e| e["status"] == 201)
+        .count();
+    assert_eq!(folders, 2, "pending-folder and sub, once each");
+}

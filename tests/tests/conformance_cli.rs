@@ -32,9 +32,15 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 
 /// A token for the mock's default account.
 fn mint(url: &str) -> Value {
+    mint_with(url, json!({}))
+}
+
+/// A token for the mock's default account, minted with `body` (e.g. a `client_id`).
+fn mint_with(url: &str, body: Value) -> Value {
     block_on(async {
         reqwest::Client::new()
             .post(format!("{url}/_mock/tokens"))
+            .json(&body)
             .send()
             .await
             .unwrap()
@@ -181,7 +187,8 @@ fn a_running_mock_passes_and_writes_json_and_junit() {
 }
 
 fn write_config(dir: &Path, url: &str) -> std::path::PathBuf {
-    let token = mint(url);
+    // As on a real account, the token belongs to the app of the config's client id.
+    let token = mint_with(url, json!({"client_id": "x"}));
     let token = json!({
         "access_token": token["access_token"],
         "token_type": "bearer",

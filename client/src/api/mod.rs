@@ -46,9 +46,12 @@ pub enum Reconciled<T> {
     Diverged(Error),
 }
 
-/// True when `node` is a live child of `folder`.
+/// True when `node` is a live child of `folder`: AVAILABLE, or a folder listed as `PENDING`
+/// (the service listed new folders so for a while, reference §8.8; the folder is there and
+/// holds children). A `PENDING` file is an upload not processed yet, without content: not live.
 pub fn is_live_child(node: &Node, folder: &str) -> bool {
-    node.is_available() && node.parents.iter().any(|p| p == folder)
+    let live = node.is_available() || (node.is_folder() && node.status == "PENDING");
+    live && node.parents.iter().any(|p| p == folder)
 }
 
 /// True when `a` is at least as new as `b` (by metadata version; unknown versions: `a`).
