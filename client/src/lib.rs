@@ -37,3 +37,8 @@ pub use error::{Error, ErrorKind, Result};
 
 /// The name of the command-line program this crate builds.
 pub const PROGRAM: &str = "acd";
+
+/// The crate README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -26,3 +26,8 @@ pub mod units;
 
 /// The name of the command-line program this crate builds.
 pub const PROGRAM: &str = "acd-conformance";
+
+/// The crate README's example, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;

@@ -49,3 +49,35 @@ pub fn all() -> Vec<Check> {
     ]
     .concat()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every file in `src/cases/` is a module of this file and its checks are in [`super::all`]:
+    /// a case module left out would otherwise never run.
+    #[test]
+    fn every_case_module_is_registered() {
+        let source = include_str!("mod.rs");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cases");
+        let mut modules = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.map(|e| e.path()).unwrap_or_default();
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if path.extension().is_some_and(|e| e == "rs") && name != "mod" {
+                modules.push(name.to_string());
+            }
+        }
+        assert!(modules.len() > 10, "case modules found: {modules:?}");
+        for name in &modules {
+            assert!(
+                source.contains(&format!("pub mod {name};")),
+                "src/cases/{name}.rs is not declared in src/cases/mod.rs"
+            );
+            assert!(
+                source.contains(&format!("        {name}::checks(),")),
+                "the checks of src/cases/{name}.rs are not in cases::all()"
+            );
+        }
+    }
+}
