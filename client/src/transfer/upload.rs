@@ -15,8 +15,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures_util::StreamExt as _;
 use md5::{Digest as _, Md5};
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::Semaphore;
 
 use super::stats::Stats;
@@ -227,7 +229,6 @@ impl Uploader {
             *md5_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(hex_md5(Md5::new()));
             reqwest::multipart::Part::bytes(Vec::new())
         } else {
-            let file = file.into_std().await;
             let body = hashing_stream(file, self.stats.clone(), sent.clone(), md5_out.clone());
             reqwest::multipart::Part::stream_with_length(
                 reqwest::Body::wrap_stream(body),
@@ -431,86 +432,36 @@ fn part_file_name(name: &str) -> String {
         .collect()
 }
 
-/// Chunks read ahead of the network: the reader thread stays at most this far ahead (4 MiB
-/// with 256 KiB chunks), so memory stays flat whatever the file size.
-const READ_AHEAD_CHUNKS: usize = 16;
-
-/// What the reader thread of [`hashing_stream`] hands on.
-enum Piece {
-    /// The next chunk of the file.
-    Chunk(bytes::Bytes),
-    /// End of file, with the hex MD5 of everything read.
-    Done(String),
-    /// A read failed.
-    Failed(std::io::Error),
-}
-
-/// The file as a stream of chunks, hashed as it is read. The hex MD5 is stored in `md5_out`
-/// when the stream hands its end to the HTTP body, so "the MD5 is known" still means "the whole
-/// body was given to the connection" (phantom handling relies on it).
-///
-/// Reading and hashing run on a blocking thread of their own, a bounded channel ahead of the
-/// stream, so that they overlap with sending: on the request's task they alternated with the
-/// socket writes (the hash of a chunk held the next write back, and each read was a hop to the
-/// blocking pool). When the request is dropped the channel closes and the thread stops.
+/// The file as a stream of chunks, hashed as it is read; the hex MD5 is stored at EOF.
 fn hashing_stream(
-    file: std::fs::File,
+    file: tokio::fs::File,
     stats: Arc<Stats>,
     sent: Arc<std::sync::atomic::AtomicU64>,
     md5_out: Arc<Mutex<Option<String>>>,
 ) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(READ_AHEAD_CHUNKS);
-    // The thread ends at EOF, on a read error, or when the stream is dropped (its sends fail).
-    drop(tokio::task::spawn_blocking(move || {
-        read_and_hash(file, &tx)
-    }));
-    futures_util::stream::unfold(rx, move |mut rx| {
-        let (stats, sent, md5_out) = (stats.clone(), sent.clone(), md5_out.clone());
+    futures_util::stream::unfold(Some((file, Md5::new())), move |state| {
+        let stats = stats.clone();
+        let sent = sent.clone();
+        let md5_out = md5_out.clone();
         async move {
-            match rx.recv().await {
-                Some(Piece::Chunk(chunk)) => {
-                    let n = chunk.len() as u64;
-                    stats.add_bytes(n);
-                    sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    Some((Ok(chunk), rx))
-                }
-                Some(Piece::Done(md5)) => {
-                    *md5_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(md5);
+            let (mut file, mut hasher) = state?;
+            let mut buf = BytesMut::with_capacity(CHUNK);
+            match file.read_buf(&mut buf).await {
+                Ok(0) => {
+                    *md5_out.lock().unwrap_or_else(|p| p.into_inner()) = Some(hex_md5(hasher));
                     None
                 }
-                Some(Piece::Failed(e)) => Some((Err(e), rx)),
-                // The thread could not start or stopped early: the body ends short, and the
-                // upload's length check fails it.
-                None => None,
+                Ok(n) => {
+                    hasher.update(&buf);
+                    stats.add_bytes(n as u64);
+                    sent.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    Some((Ok(buf.freeze()), Some((file, hasher))))
+                }
+                Err(e) => Some((Err(e), None)),
             }
         }
     })
     .fuse()
-}
-
-/// The reader thread of [`hashing_stream`]: read `file` in chunks, hash each and send it on;
-/// at EOF send the hex MD5.
-fn read_and_hash(mut file: std::fs::File, tx: &tokio::sync::mpsc::Sender<Piece>) {
-    use std::io::Read as _;
-    let mut hasher = Md5::new();
-    loop {
-        // `read_to_end` fills spare capacity without zeroing it first, and loops over short
-        // reads up to the chunk's size.
-        let mut buf = Vec::with_capacity(CHUNK);
-        let piece = match (&mut file).take(CHUNK as u64).read_to_end(&mut buf) {
-            Ok(0) => Piece::Done(hex_md5(std::mem::take(&mut hasher))),
-            Ok(_) => {
-                hasher.update(&buf);
-                Piece::Chunk(bytes::Bytes::from(buf))
-            }
-            Err(e) => Piece::Failed(e),
-        };
-        let last = !matches!(piece, Piece::Chunk(_));
-        // A failed send: the request was dropped and nothing reads on.
-        if tx.blocking_send(piece).is_err() || last {
-            return;
-        }
-    }
 }
 
 #[cfg(test)]
