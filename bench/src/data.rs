@@ -19,7 +19,7 @@ fn seeded(seed: u64) -> StdRng {
 }
 
 /// Writes `size` random bytes to `path`, 1 MiB at a time.
-pub fn write_random_file(path: &Path, size: u64, seed: u64) -> Result<()> {
+pub(crate) fn write_random_file(path: &Path, size: u64, seed: u64) -> Result<()> {
     let mut rng = seeded(seed);
     let mut out = BufWriter::new(File::create(path).context("cannot create a data file")?);
     let mut buf = vec![0u8; 1 << 20];
@@ -36,7 +36,7 @@ pub fn write_random_file(path: &Path, size: u64, seed: u64) -> Result<()> {
 }
 
 /// Writes `count` files of 4-64 KiB of random bytes into `dir`; returns their total size.
-pub fn write_small_files(dir: &Path, count: usize, seed: u64) -> Result<u64> {
+pub(crate) fn write_small_files(dir: &Path, count: usize, seed: u64) -> Result<u64> {
     std::fs::create_dir_all(dir)?;
     let mut rng = seeded(seed);
     let mut buf = vec![0u8; 64 * 1024];
@@ -52,20 +52,20 @@ pub fn write_small_files(dir: &Path, count: usize, seed: u64) -> Result<u64> {
 }
 
 /// Creates a sparse file of `size` bytes (zeros, no disk blocks).
-pub fn sparse_file(path: &Path, size: u64) -> Result<()> {
+pub(crate) fn sparse_file(path: &Path, size: u64) -> Result<()> {
     File::create(path)?.set_len(size)?;
     Ok(())
 }
 
 /// Reads a whole file into memory (for the hashing baseline).
-pub fn read_all(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
 /// Seconds the md-5 crate takes to hash `bytes` on this thread (one core).
-pub fn md5_secs(bytes: &[u8]) -> f64 {
+pub(crate) fn md5_secs(bytes: &[u8]) -> f64 {
     let started = Instant::now();
     let mut hasher = Md5::new();
     for chunk in bytes.chunks(1 << 20) {
@@ -76,7 +76,7 @@ pub fn md5_secs(bytes: &[u8]) -> f64 {
 }
 
 /// Number of files (not folders) below `dir` and their total size.
-pub fn count_files(dir: &Path) -> Result<(u64, u64)> {
+pub(crate) fn count_files(dir: &Path) -> Result<(u64, u64)> {
     let mut files = 0;
     let mut bytes = 0;
     let mut stack = vec![dir.to_path_buf()];

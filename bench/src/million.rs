@@ -42,7 +42,7 @@ fn cached_nodes(info: &str) -> Option<u64> {
 }
 
 /// Seeds the account, then times the first `acd cache sync`.
-pub fn first_sync(
+pub(crate) fn first_sync(
     bins: &Binaries,
     plan: &Plan,
     dir: &Path,

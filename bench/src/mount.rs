@@ -98,7 +98,7 @@ fn sh(script: &str, arg: &Path) -> Command {
 }
 
 /// The mount's figures.
-pub fn mount(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
+pub(crate) fn mount(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
     let mib = plan.large >> 20;
     let folder = s.seed_folder("mnt")?;
     s.seed(

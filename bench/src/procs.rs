@@ -22,7 +22,7 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// Watches for SIGINT and SIGTERM on a background thread: sets the flag and kills the children,
 /// so the main thread unwinds through its destructors (mocks killed, temp dirs removed).
-pub fn install_signal_handler() -> Result<()> {
+pub(crate) fn install_signal_handler() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -50,7 +50,7 @@ pub fn install_signal_handler() -> Result<()> {
 }
 
 /// Fails if a signal asked us to stop.
-pub fn check_interrupted() -> Result<()> {
+pub(crate) fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
         bail!("interrupted");
     }
@@ -81,7 +81,7 @@ fn unregister(pid: u32) {
 }
 
 /// The peak resident set size (`VmHWM`, KiB) of a running process, if it is still there.
-pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -90,7 +90,7 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// The last `lines` lines of a text file, for error messages.
-pub fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -98,7 +98,7 @@ pub fn tail(path: &Path, lines: usize) -> String {
 
 /// One finished run of a tool.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     /// Wall time from spawn to exit.
     pub secs: f64,
     /// Highest `VmHWM` seen while it ran (KiB).
@@ -115,17 +115,17 @@ pub struct Run {
 
 impl Run {
     /// Its stdout as text.
-    pub fn stdout_text(&self) -> String {
+    pub(crate) fn stdout_text(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     /// Its stderr as text.
-    pub fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// Ok if it exited 0, else an error naming the command with the end of its stderr.
-    pub fn ensure_success(&self, label: &str) -> Result<()> {
+    pub(crate) fn ensure_success(&self, label: &str) -> Result<()> {
         if self.timed_out {
             bail!("{label}: killed after the timeout ({:.0} s)", self.secs);
         }
@@ -143,7 +143,12 @@ impl Run {
 
 /// Runs a command to completion, stdout and stderr to `logs/<label>.{out,err}`, timing it and
 /// polling its peak RSS; kills it after `timeout`.
-pub fn run_timed(cmd: &mut Command, logs: &Path, label: &str, timeout: Duration) -> Result<Run> {
+pub(crate) fn run_timed(
+    cmd: &mut Command,
+    logs: &Path,
+    label: &str,
+    timeout: Duration,
+) -> Result<Run> {
     check_interrupted()?;
     let stdout = logs.join(format!("{label}.out"));
     let stderr = logs.join(format!("{label}.err"));
@@ -202,7 +207,7 @@ fn poll_child(
 
 /// A running `acd-mock`, killed (and waited for) on drop.
 #[derive(Debug)]
-pub struct Mock {
+pub(crate) struct Mock {
     child: Child,
     /// Its base URL, `http://127.0.0.1:PORT`.
     pub url: String,
@@ -213,7 +218,7 @@ pub struct Mock {
 impl Mock {
     /// Starts `acd-mock --listen 127.0.0.1:0 --intercept --data-dir DIR/data EXTRA...`, logging
     /// to `DIR/mock.log`, and waits for its address line.
-    pub fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Result<Self> {
+    pub(crate) fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Result<Self> {
         check_interrupted()?;
         let data = dir.join("data");
         std::fs::create_dir_all(&data)?;

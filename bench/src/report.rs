@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// The runs of one tool on one figure.
 #[derive(Debug, Default, Clone)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Wall time of each successful run.
     pub secs: Vec<f64>,
     /// Peak RSS of each run that reported one (KiB).
@@ -21,23 +21,23 @@ pub struct Sample {
 
 impl Sample {
     /// Median wall time of the successful runs.
-    pub fn median_secs(&self) -> Option<f64> {
+    pub(crate) fn median_secs(&self) -> Option<f64> {
         median(&self.secs)
     }
 
     /// Highest peak RSS seen, in MiB.
-    pub fn max_rss_mib(&self) -> Option<f64> {
+    pub(crate) fn max_rss_mib(&self) -> Option<f64> {
         self.rss_kib.iter().max().map(|k| *k as f64 / 1024.0)
     }
 
     /// Median retries.
-    pub fn median_retries(&self) -> Option<f64> {
+    pub(crate) fn median_retries(&self) -> Option<f64> {
         median(&self.retries.iter().map(|r| *r as f64).collect::<Vec<_>>())
     }
 }
 
 /// The median of some numbers (mean of the middle two for an even count).
-pub fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -50,7 +50,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
 
 /// One workload, measured for several tools.
 #[derive(Debug, Clone)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// Short key, used by the ratio rows and in the JSON.
     pub key: &'static str,
     /// What was measured.
@@ -65,7 +65,7 @@ pub struct Figure {
 
 impl Figure {
     /// A figure with no runs yet.
-    pub fn new(key: &'static str, title: impl Into<String>, bytes: u64, items: u64) -> Self {
+    pub(crate) fn new(key: &'static str, title: impl Into<String>, bytes: u64, items: u64) -> Self {
         Self {
             key,
             title: title.into(),
@@ -76,7 +76,7 @@ impl Figure {
     }
 
     /// The sample of `tool`, created if needed.
-    pub fn sample(&mut self, tool: &str) -> &mut Sample {
+    pub(crate) fn sample(&mut self, tool: &str) -> &mut Sample {
         if let Some(i) = self.tools.iter().position(|(t, _)| t == tool) {
             return &mut self.tools[i].1;
         }
@@ -86,12 +86,12 @@ impl Figure {
     }
 
     /// The sample of `tool`, if measured.
-    pub fn get(&self, tool: &str) -> Option<&Sample> {
+    pub(crate) fn get(&self, tool: &str) -> Option<&Sample> {
         self.tools.iter().find(|(t, _)| t == tool).map(|(_, s)| s)
     }
 
     /// The figure as JSON.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let tools: serde_json::Map<String, Value> = self
             .tools
             .iter()
@@ -120,7 +120,7 @@ impl Figure {
 
 /// How a row compares acd with another figure.
 #[derive(Debug, Clone, Copy)]
-pub enum Compare {
+pub(crate) enum Compare {
     /// Throughput in MiB/s; ratio = acd speed / other speed.
     Speed,
     /// Wall time in seconds; ratio = other time / acd time (acd's speed relative to the other).
@@ -131,7 +131,7 @@ pub enum Compare {
 
 /// One row of the table.
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     /// Label.
     pub label: String,
     /// acd's value (MiB/s, s or MiB).
@@ -150,7 +150,7 @@ pub struct Row {
 
 /// Builds a ratio row for `figure`: acd against `other` with an optional minimum ratio (or, for
 /// RSS, a maximum in MiB).
-pub fn row(figure: &Figure, other: Option<&str>, how: Compare, target: Option<f64>) -> Row {
+pub(crate) fn row(figure: &Figure, other: Option<&str>, how: Compare, target: Option<f64>) -> Row {
     let value = |tool: &str| -> Option<f64> {
         let s = figure.get(tool)?;
         match how {
@@ -226,7 +226,7 @@ fn show(v: Option<f64>, how: Compare) -> String {
 }
 
 /// The table as text, with the units each row uses.
-pub fn table(rows: &[(Row, Compare)]) -> String {
+pub(crate) fn table(rows: &[(Row, Compare)]) -> String {
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|(r, how)| {
@@ -285,7 +285,7 @@ pub fn table(rows: &[(Row, Compare)]) -> String {
 }
 
 /// A row as JSON.
-pub fn row_json(r: &Row, how: Compare) -> Value {
+pub(crate) fn row_json(r: &Row, how: Compare) -> Value {
     json!({
         "figure": r.label,
         "unit": match how { Compare::Speed => "MiB/s", Compare::Time => "s", Compare::Rss => "MiB" },

@@ -11,7 +11,7 @@ use crate::procs::{Mock, Run, run_timed};
 
 /// Where the binaries are.
 #[derive(Debug, Clone)]
-pub struct Binaries {
+pub(crate) struct Binaries {
     /// Release `acd`.
     pub acd: PathBuf,
     /// Release `acd-mock`.
@@ -23,11 +23,11 @@ pub struct Binaries {
 }
 
 /// The name of the remote in both config files.
-pub const REMOTE: &str = "bench";
+pub(crate) const REMOTE: &str = "bench";
 
 /// One mock with configs for acd and rclone, and a directory for logs.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// The binaries.
     pub bins: Binaries,
     /// The running mock (killed when the session drops).
@@ -50,7 +50,12 @@ pub struct Session {
 
 impl Session {
     /// Starts a mock in `dir` (with `extra` flags), mints a token and writes both configs.
-    pub fn start(bins: &Binaries, dir: &Path, extra: &[&str], timeout: Duration) -> Result<Self> {
+    pub(crate) fn start(
+        bins: &Binaries,
+        dir: &Path,
+        extra: &[&str],
+        timeout: Duration,
+    ) -> Result<Self> {
         let mock = Mock::start(&bins.mock, dir, extra)?;
         let logs = dir.join("logs");
         let home = dir.join("home");
@@ -99,7 +104,7 @@ impl Session {
     }
 
     /// `acd --config C ARGS...` with a private XDG home.
-    pub fn acd(&self, args: &[&str]) -> Command {
+    pub(crate) fn acd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bins.acd);
         cmd.arg("--config")
             .arg(&self.acd_conf)
@@ -112,7 +117,7 @@ impl Session {
     }
 
     /// `rclone --config C --ca-cert CA ARGS...` through the mock's CONNECT proxy.
-    pub fn rclone(&self, args: &[&str]) -> Command {
+    pub(crate) fn rclone(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bins.rclone);
         cmd.arg("--config")
             .arg(&self.rclone_conf)
@@ -128,7 +133,13 @@ impl Session {
     }
 
     /// curl uploading `file` as `name` into folder `parent` (multipart, `-F`), the reply to `reply`.
-    pub fn curl_upload(&self, file: &Path, name: &str, parent: &str, reply: &Path) -> Command {
+    pub(crate) fn curl_upload(
+        &self,
+        file: &Path,
+        name: &str,
+        parent: &str,
+        reply: &Path,
+    ) -> Command {
         let mut cmd = Command::new(&self.bins.curl);
         cmd.args(["-sS", "-o"])
             .arg(reply)
@@ -152,7 +163,7 @@ impl Session {
     }
 
     /// curl downloading node `id`'s content into `out`.
-    pub fn curl_download(&self, id: &str, out: &Path) -> Command {
+    pub(crate) fn curl_download(&self, id: &str, out: &Path) -> Command {
         let mut cmd = Command::new(&self.bins.curl);
         cmd.args(["-sS", "-o"])
             .arg(out)
@@ -170,13 +181,13 @@ impl Session {
     }
 
     /// Runs a prepared command with this session's logs and timeout.
-    pub fn run(&self, what: &str, cmd: &mut Command) -> Result<Run> {
+    pub(crate) fn run(&self, what: &str, cmd: &mut Command) -> Result<Run> {
         run_timed(cmd, &self.logs, &self.label(what), self.timeout)
     }
 
     /// Calls the mock's admin API (`/_mock/PATH`) with curl; the JSON answer, or an error for a
     /// non-2xx status.
-    pub fn admin(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub(crate) fn admin(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         let label = self.label("admin");
         let body_file = self.logs.join(format!("{label}.json"));
         let mut cmd = Command::new(&self.bins.curl);
@@ -199,7 +210,11 @@ impl Session {
     }
 
     /// Seeds nodes under `parent` (the root if None); the ids of the top-level nodes by name.
-    pub fn seed(&self, parent: Option<&str>, nodes: Vec<Value>) -> Result<Vec<(String, String)>> {
+    pub(crate) fn seed(
+        &self,
+        parent: Option<&str>,
+        nodes: Vec<Value>,
+    ) -> Result<Vec<(String, String)>> {
         let mut body = json!({ "nodes": nodes });
         if let Some(parent) = parent {
             body["parent"] = json!(parent);
@@ -220,7 +235,7 @@ impl Session {
     }
 
     /// Creates one folder at the root and returns its id.
-    pub fn seed_folder(&self, name: &str) -> Result<String> {
+    pub(crate) fn seed_folder(&self, name: &str) -> Result<String> {
         let created = self.seed(None, vec![json!({"name": name, "kind": "FOLDER"})])?;
         created
             .into_iter()
@@ -230,7 +245,7 @@ impl Session {
     }
 
     /// The sum of every rule's `fired` count (`GET /_mock/faults`).
-    pub fn faults_fired(&self) -> Result<u64> {
+    pub(crate) fn faults_fired(&self) -> Result<u64> {
         fn sum(v: &Value) -> u64 {
             match v {
                 Value::Object(map) => map

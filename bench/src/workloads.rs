@@ -18,7 +18,7 @@ const PACING: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Sizes and repetitions for one run of the bench.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// `--quick`.
     pub quick: bool,
     /// Repetitions of each alternating pair.
@@ -38,7 +38,7 @@ pub struct Plan {
 impl Plan {
     /// The full plan or the `--quick` one (smaller sizes); `reps` overrides the default of 3
     /// repetitions, which both plans use so that every figure is a median of alternating runs.
-    pub fn new(quick: bool, reps: Option<usize>) -> Self {
+    pub(crate) fn new(quick: bool, reps: Option<usize>) -> Self {
         const MIB: u64 = 1 << 20;
         Self {
             quick,
@@ -158,7 +158,7 @@ pub(crate) fn p(path: &Path) -> String {
 }
 
 /// Large file up and down: acd, rclone, curl, and md-5 hashing of the same bytes.
-pub fn large(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
+pub(crate) fn large(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
     let file = work.join("large.bin");
     let mib = plan.large >> 20;
     eprintln!("large file: writing {mib} MiB of random bytes");
@@ -252,7 +252,13 @@ pub fn large(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
 }
 
 /// The small files up and down, acd against rclone, at default transfers and at 16.
-pub fn small(s: &Session, plan: &Plan, work: &Path, dir: &Path, total: u64) -> Result<Vec<Figure>> {
+pub(crate) fn small(
+    s: &Session,
+    plan: &Plan,
+    work: &Path,
+    dir: &Path,
+    total: u64,
+) -> Result<Vec<Figure>> {
     s.seed_folder("small")?;
     let n = plan.small;
     let mut figures = Vec::new();
@@ -373,7 +379,7 @@ fn count_entries(text: &str) -> Result<u64> {
 }
 
 /// `lsjson -R` of a flat folder and of a tree, acd against rclone.
-pub fn listing(s: &Session, plan: &Plan) -> Result<Vec<Figure>> {
+pub(crate) fn listing(s: &Session, plan: &Plan) -> Result<Vec<Figure>> {
     eprintln!(
         "listings: seeding {} + {} synthetic nodes",
         plan.flat, plan.tree
@@ -474,7 +480,7 @@ pub fn listing(s: &Session, plan: &Plan) -> Result<Vec<Figure>> {
 }
 
 /// acd's peak RSS downloading a synthetic file and uploading a sparse one, once each.
-pub fn rss(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
+pub(crate) fn rss(s: &Session, plan: &Plan, work: &Path) -> Result<Vec<Figure>> {
     let mib = plan.rss >> 20;
     let folder = s.seed_folder("rss")?;
     eprintln!("peak RSS: seeding a {mib} MiB synthetic file (the mock hashes it once)");
@@ -535,7 +541,7 @@ fn rclone_retries(log: &str) -> u64 {
 /// a full rate-limit bucket, instead of the second tool inheriting what the first left), both
 /// tools log at debug level to a file (acd `-vv` to its stderr file, rclone `-vv --log-file`),
 /// and the order alternates with the repetition.
-pub fn faults(
+pub(crate) fn faults(
     bins: &Binaries,
     plan: &Plan,
     dir: &Path,

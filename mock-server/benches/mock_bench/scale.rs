@@ -18,7 +18,7 @@ use super::{Ctx, Figure, Plan, Rng, median};
 
 /// What a walk through a folder's pages saw.
 #[derive(Debug, Clone, Copy)]
-pub struct Walk {
+pub(crate) struct Walk {
     /// Pages fetched.
     pub pages: usize,
     /// Milliseconds per page (mean over the walk).
@@ -30,7 +30,7 @@ pub struct Walk {
 /// Lists `folder` as the acd client does (`GET nodes?filters=parents:"F"`, pages of 200) for
 /// at most `max_pages` pages or until `budget` is spent. Every page must report `count ==
 /// children`; no node may come twice, and a complete walk must see every child.
-pub async fn walk(
+pub(crate) async fn walk(
     ctx: &Ctx,
     folder: &str,
     children: usize,
@@ -85,7 +85,7 @@ pub async fn walk(
 
 /// Page cost in the small and the large folder, alternating: the small folder walked whole,
 /// the large one for as many pages from its start.
-pub async fn bench_pages(ctx: &Ctx, plan: &Plan, folder_ids: &[String]) -> Vec<Figure> {
+pub(crate) async fn bench_pages(ctx: &Ctx, plan: &Plan, folder_ids: &[String]) -> Vec<Figure> {
     let long = Duration::from_secs(600);
     let pages = plan.folders[0].div_ceil(200).max(1);
     // Warm-up.
@@ -182,7 +182,7 @@ pub async fn bench_pages(ctx: &Ctx, plan: &Plan, folder_ids: &[String]) -> Vec<F
 }
 
 /// The seeding rate of the large folder's fill, against the target.
-pub fn seed_figure(plan: &Plan, seconds: f64) -> Figure {
+pub(crate) fn seed_figure(plan: &Plan, seconds: f64) -> Figure {
     let rate = plan.folders[1] as f64 / seconds;
     Figure {
         key: "seed_rate",
@@ -298,7 +298,7 @@ fn tree_request(first: usize, folders: usize, files: usize) -> Value {
 /// Seeds `folders` x `files` synthetic files plus a folder of `big` files into a child process,
 /// then measures name lookups, a page of the big folder, the whole changes feed, and the
 /// process's peak RSS.
-pub async fn bench_million(plan: &Plan, rng: &mut Rng) -> (Vec<Figure>, Value) {
+pub(crate) async fn bench_million(plan: &Plan, rng: &mut Rng) -> (Vec<Figure>, Value) {
     let (folders, files, big) = (plan.million_folders, 1_000, plan.folders[1]);
     let process = Process::start();
     let client = reqwest::Client::builder()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 const PREFIX: &str = "acd-mock listening on http://";
 
 /// A running `acd-mock` process, killed on drop.
-pub struct Mock {
+pub(crate) struct Mock {
     /// The process.
     pub child: Child,
     /// Its base URL.
@@ -22,7 +22,7 @@ pub struct Mock {
 impl Mock {
     /// Starts the binary on a free loopback port with this data directory and waits (with a
     /// deadline) for its first line.
-    pub fn start(data_dir: &Path) -> Mock {
+    pub(crate) fn start(data_dir: &Path) -> Mock {
         // The tests' reqwest clients need a rustls provider in the workspace build (reqwest is
         // built without one there); the in-process server installs it, a child process cannot.
         let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
@@ -67,7 +67,7 @@ impl Mock {
     }
 
     /// SIGTERM, then waits (up to 30 s) for the exit.
-    pub fn terminate(&mut self) -> ExitStatus {
+    pub(crate) fn terminate(&mut self) -> ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod binary;
+pub(crate) mod binary;
 
 use acd_mock::{MockServer, MockServerBuilder};
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 /// The boundary of the hand-built multipart bodies.
-pub const BOUNDARY: &str = "acdMockTestBoundary7MA4YWxkTrZu0gW";
+pub(crate) const BOUNDARY: &str = "acdMockTestBoundary7MA4YWxkTrZu0gW";
 
 /// The go-acd filter escape set (reference §5.4).
 const FILTER_ESCAPED: &[char] = &[
@@ -23,7 +23,7 @@ const FILTER_ESCAPED: &[char] = &[
 
 /// A running server plus a client signed in to its default account.
 #[derive(Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The server (stopped when dropped).
     pub server: MockServer,
     /// A plain HTTP client (no proxy).
@@ -39,7 +39,7 @@ pub struct Ctx {
 }
 
 /// A client that never goes through a proxy (the server is on loopback).
-pub fn client() -> Client {
+pub(crate) fn client() -> Client {
     Client::builder()
         .no_proxy()
         .build()
@@ -48,12 +48,12 @@ pub fn client() -> Client {
 
 impl Ctx {
     /// A server with the default settings.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::with(MockServer::builder()).await
     }
 
     /// A server from a configured builder.
-    pub async fn with(builder: MockServerBuilder) -> Self {
+    pub(crate) async fn with(builder: MockServerBuilder) -> Self {
         let server = builder.start().await.expect("the mock server starts");
         let tokens = server.mint_token(None).expect("a token can be minted");
         let meta = server.metadata_url();
@@ -69,42 +69,42 @@ impl Ctx {
     }
 
     /// The server's base URL (no trailing slash).
-    pub fn base(&self) -> &str {
+    pub(crate) fn base(&self) -> &str {
         self.server.url()
     }
 
     /// A metadata API URL.
-    pub fn m(&self, path: &str) -> String {
+    pub(crate) fn m(&self, path: &str) -> String {
         format!("{}{path}", self.meta)
     }
 
     /// A content API URL.
-    pub fn c(&self, path: &str) -> String {
+    pub(crate) fn c(&self, path: &str) -> String {
         format!("{}{path}", self.content)
     }
 
     /// An admin API URL.
-    pub fn admin(&self, path: &str) -> String {
+    pub(crate) fn admin(&self, path: &str) -> String {
         format!("{}/_mock/{path}", self.server.url())
     }
 
     /// A request carrying the default account's bearer token.
-    pub fn req(&self, method: Method, url: &str) -> RequestBuilder {
+    pub(crate) fn req(&self, method: Method, url: &str) -> RequestBuilder {
         self.req_as(&self.token, method, url)
     }
 
     /// A request carrying the given bearer token.
-    pub fn req_as(&self, token: &str, method: Method, url: &str) -> RequestBuilder {
+    pub(crate) fn req_as(&self, token: &str, method: Method, url: &str) -> RequestBuilder {
         self.client.request(method, url).bearer_auth(token)
     }
 
     /// GET with the token; status and JSON body.
-    pub async fn get(&self, url: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, url: &str) -> (StatusCode, Value) {
         json_of(self.req(Method::GET, url).send().await.expect("GET")).await
     }
 
     /// A request with a JSON body sent the go-acd way: `json + "\n"`, no Content-Type.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,
@@ -114,7 +114,7 @@ impl Ctx {
     }
 
     /// [`Ctx::send`] with another token.
-    pub async fn send_as(
+    pub(crate) async fn send_as(
         &self,
         token: &str,
         method: Method,
@@ -129,13 +129,13 @@ impl Ctx {
     }
 
     /// `GET nodes?filters=...`, with the query form-encoded as go-acd does.
-    pub async fn search(&self, filters: &str) -> (StatusCode, Value) {
+    pub(crate) async fn search(&self, filters: &str) -> (StatusCode, Value) {
         self.get(&self.m(&format!("nodes?filters={}", form(filters))))
             .await
     }
 
     /// `GET nodes?filters=...` that must succeed; the list envelope.
-    pub async fn list(&self, filters: &str) -> Value {
+    pub(crate) async fn list(&self, filters: &str) -> Value {
         let (status, body) = self.search(filters).await;
         assert_eq!(status, StatusCode::OK, "search {filters:?}: {body}");
         assert_list_envelope(&body);
@@ -143,18 +143,18 @@ impl Ctx {
     }
 
     /// The root node (go-acd's GetRoot query).
-    pub async fn root(&self) -> Value {
+    pub(crate) async fn root(&self) -> Value {
         let list = self.list("kind:FOLDER AND isRoot:true").await;
         list["data"][0].clone()
     }
 
     /// The root node's id.
-    pub async fn root_id(&self) -> String {
+    pub(crate) async fn root_id(&self) -> String {
         id_of(&self.root().await)
     }
 
     /// go-acd's child lookup: `parents:"P" AND name:"<escaped>"`.
-    pub async fn lookup(&self, parent: &str, name: &str) -> Value {
+    pub(crate) async fn lookup(&self, parent: &str, name: &str) -> Value {
         self.list(&format!(
             "parents:\"{parent}\" AND name:\"{}\"",
             escape_filter(name)
@@ -163,7 +163,7 @@ impl Ctx {
     }
 
     /// Creates a folder; must answer 201.
-    pub async fn mkdir(&self, parent: &str, name: &str) -> Value {
+    pub(crate) async fn mkdir(&self, parent: &str, name: &str) -> Value {
         let (status, body) = self
             .send(
                 Method::POST,
@@ -180,7 +180,7 @@ impl Ctx {
     }
 
     /// POSTs a hand-built multipart body to `contentUrl` + `path_and_query`.
-    pub async fn post_multipart(
+    pub(crate) async fn post_multipart(
         &self,
         path_and_query: &str,
         body: Vec<u8>,
@@ -191,7 +191,7 @@ impl Ctx {
     }
 
     /// Sends a hand-built multipart body; `chunked` streams it (no Content-Length).
-    pub async fn multipart_request(
+    pub(crate) async fn multipart_request(
         &self,
         method: Method,
         url: &str,
@@ -210,7 +210,12 @@ impl Ctx {
     }
 
     /// Uploads a file the go-acd way (metadata part first, `suppress=deduplication`).
-    pub async fn upload(&self, parent: &str, name: &str, bytes: &[u8]) -> (StatusCode, Value) {
+    pub(crate) async fn upload(
+        &self,
+        parent: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, Value) {
         let body = multipart_body(
             &[
                 Part::metadata(&file_metadata(name, parent)),
@@ -226,14 +231,14 @@ impl Ctx {
     }
 
     /// Uploads a file; must answer 201.
-    pub async fn upload_file(&self, parent: &str, name: &str, bytes: &[u8]) -> Value {
+    pub(crate) async fn upload_file(&self, parent: &str, name: &str, bytes: &[u8]) -> Value {
         let (status, body) = self.upload(parent, name, bytes).await;
         assert_eq!(status, StatusCode::CREATED, "upload {name:?}: {body}");
         body
     }
 
     /// Downloads a file's bytes; must answer 200.
-    pub async fn download(&self, id: &str) -> Vec<u8> {
+    pub(crate) async fn download(&self, id: &str) -> Vec<u8> {
         let response = self
             .req(Method::GET, &self.c(&format!("nodes/{id}/content")))
             .send()
@@ -244,24 +249,24 @@ impl Ctx {
     }
 
     /// `GET nodes/{id}`.
-    pub async fn node(&self, id: &str) -> (StatusCode, Value) {
+    pub(crate) async fn node(&self, id: &str) -> (StatusCode, Value) {
         self.get(&self.m(&format!("nodes/{id}"))).await
     }
 
     /// `PUT trash/{id}` with no body.
-    pub async fn trash(&self, id: &str) -> (StatusCode, Value) {
+    pub(crate) async fn trash(&self, id: &str) -> (StatusCode, Value) {
         self.send(Method::PUT, &self.m(&format!("trash/{id}")), None)
             .await
     }
 
     /// `POST trash/{id}/restore` with no body.
-    pub async fn restore(&self, id: &str) -> (StatusCode, Value) {
+    pub(crate) async fn restore(&self, id: &str) -> (StatusCode, Value) {
         self.send(Method::POST, &self.m(&format!("trash/{id}/restore")), None)
             .await
     }
 
     /// `POST changes`; the raw NDJSON text.
-    pub async fn changes(&self, body: &Value) -> (StatusCode, String) {
+    pub(crate) async fn changes(&self, body: &Value) -> (StatusCode, String) {
         let response = self
             .req(Method::POST, &self.m("changes"))
             .body(body.to_string())
@@ -273,7 +278,7 @@ impl Ctx {
     }
 
     /// Admin POST with an optional JSON body.
-    pub async fn admin_post(&self, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+    pub(crate) async fn admin_post(&self, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
         let mut request = self.client.post(self.admin(path));
         if let Some(body) = body {
             request = request.body(body.to_string());
@@ -283,13 +288,13 @@ impl Ctx {
 
     /// Snapshot settings: every id, date, etag, logref, token, checkpoint and URL with the
     /// port redacted.
-    pub fn snapshots(&self) -> insta::Settings {
+    pub(crate) fn snapshots(&self) -> insta::Settings {
         snapshot_settings(self.server.url())
     }
 }
 
 /// Reads a response as JSON, with a readable panic when it is not.
-pub async fn json_of(response: Response) -> (StatusCode, Value) {
+pub(crate) async fn json_of(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("response body");
     let value = serde_json::from_str(&text)
@@ -298,12 +303,12 @@ pub async fn json_of(response: Response) -> (StatusCode, Value) {
 }
 
 /// Form-encodes a query value as go-querystring does (space → `+`, `:` → `%3A`, ...).
-pub fn form(value: &str) -> String {
+pub(crate) fn form(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Escapes a filter value as go-acd's `EscapeForFilter` does.
-pub fn escape_filter(value: &str) -> String {
+pub(crate) fn escape_filter(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 2);
     for c in value.chars() {
         if FILTER_ESCAPED.contains(&c) {
@@ -315,7 +320,7 @@ pub fn escape_filter(value: &str) -> String {
 }
 
 /// The `id` of a node JSON.
-pub fn id_of(node: &Value) -> String {
+pub(crate) fn id_of(node: &Value) -> String {
     node["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {node}"))
@@ -323,7 +328,7 @@ pub fn id_of(node: &Value) -> String {
 }
 
 /// The ids in a list envelope's `data`, in order.
-pub fn ids(list: &Value) -> Vec<String> {
+pub(crate) fn ids(list: &Value) -> Vec<String> {
     list["data"]
         .as_array()
         .unwrap_or_else(|| panic!("no data array in {list}"))
@@ -333,13 +338,13 @@ pub fn ids(list: &Value) -> Vec<String> {
 }
 
 /// The ids sorted (listing order is not part of the API contract).
-pub fn sorted(mut ids: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
 }
 
 /// Lowercase hex MD5.
-pub fn md5_hex(bytes: &[u8]) -> String {
+pub(crate) fn md5_hex(bytes: &[u8]) -> String {
     Md5::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -349,7 +354,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 /// Checks the list rules of §5.3/§12.2: `data` an array, `count` a number, `nextToken`
 /// either absent or a non-empty string (never null).
 #[track_caller]
-pub fn assert_list_envelope(list: &Value) {
+pub(crate) fn assert_list_envelope(list: &Value) {
     assert!(list["data"].is_array(), "data must be an array: {list}");
     assert!(list["count"].is_u64(), "count must be present: {list}");
     if let Some(token) = list.get("nextToken") {
@@ -362,7 +367,7 @@ pub fn assert_list_envelope(list: &Value) {
 
 /// Checks the service's JSON error body: `logref` (UUID), `message`, `code` strings.
 #[track_caller]
-pub fn assert_error_body(body: &Value) {
+pub(crate) fn assert_error_body(body: &Value) {
     let logref = body["logref"]
         .as_str()
         .unwrap_or_else(|| panic!("no logref in {body}"));
@@ -381,7 +386,7 @@ pub fn assert_error_body(body: &Value) {
 
 /// A 4xx answered with the JSON error shape.
 #[track_caller]
-pub fn assert_client_error(status: StatusCode, body: &Value, expected: StatusCode) {
+pub(crate) fn assert_client_error(status: StatusCode, body: &Value, expected: StatusCode) {
     assert_eq!(status, expected, "{body}");
     assert_error_body(body);
     assert_shape("error_400.json", body);
@@ -391,7 +396,7 @@ pub fn assert_client_error(status: StatusCode, body: &Value, expected: StatusCod
 
 /// One part of a hand-built multipart body.
 #[derive(Debug, Clone)]
-pub struct Part {
+pub(crate) struct Part {
     /// The form field name.
     pub name: String,
     /// The `filename` attribute.
@@ -404,7 +409,7 @@ pub struct Part {
 
 impl Part {
     /// The `metadata` part holding a JSON string (go-acd: no trailing newline).
-    pub fn metadata(value: &Value) -> Self {
+    pub(crate) fn metadata(value: &Value) -> Self {
         Self {
             name: "metadata".into(),
             filename: None,
@@ -414,12 +419,12 @@ impl Part {
     }
 
     /// The `content` part as Go's CreateFormFile writes it.
-    pub fn content(bytes: &[u8]) -> Self {
+    pub(crate) fn content(bytes: &[u8]) -> Self {
         Self::named("content", bytes)
     }
 
     /// A file part with another field name (acd_cli's streamed uploads use `foo`).
-    pub fn named(name: &str, bytes: &[u8]) -> Self {
+    pub(crate) fn named(name: &str, bytes: &[u8]) -> Self {
         Self {
             name: name.into(),
             filename: Some("ignored-name.bin".into()),
@@ -430,18 +435,18 @@ impl Part {
 }
 
 /// The upload metadata go-acd sends.
-pub fn file_metadata(name: &str, parent: &str) -> Value {
+pub(crate) fn file_metadata(name: &str, parent: &str) -> Value {
     json!({"name": name, "kind": "FILE", "parents": [parent]})
 }
 
 /// `multipart/form-data; boundary=...` for [`BOUNDARY`].
-pub fn multipart_type() -> String {
+pub(crate) fn multipart_type() -> String {
     format!("multipart/form-data; boundary={BOUNDARY}")
 }
 
 /// Builds a multipart body from `parts` (in order), then the closing delimiter, then
 /// `trailer` (stray bytes after the final boundary).
-pub fn multipart_body(parts: &[Part], trailer: &[u8]) -> Vec<u8> {
+pub(crate) fn multipart_body(parts: &[Part], trailer: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     for part in parts {
         out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -464,7 +469,7 @@ pub fn multipart_body(parts: &[Part], trailer: &[u8]) -> Vec<u8> {
 }
 
 /// A body stream in small chunks, so reqwest sends it chunked with no Content-Length.
-pub fn chunked_stream(
+pub(crate) fn chunked_stream(
     body: Vec<u8>,
     chunk: usize,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
@@ -478,7 +483,7 @@ pub fn chunked_stream(
 // ---- fixtures and shapes ----------------------------------------------------------------
 
 /// A fixture of `/fixtures` parsed as JSON.
-pub fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = format!("{}/../fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -503,7 +508,7 @@ fn is_node(map: &serde_json::Map<String, Value>) -> bool {
 /// Collects the differences between the shape of `expected` and `actual`: the same key set
 /// in every object (and the same key order inside nodes), the same JSON type everywhere,
 /// arrays compared by their first elements.
-pub fn shape_diff(
+pub(crate) fn shape_diff(
     expected: &Value,
     actual: &Value,
     path: &str,
@@ -546,12 +551,12 @@ pub fn shape_diff(
 }
 
 /// Does `actual` have the shape of the fixture `fixture_name`? Prints the differences.
-pub fn shape_matches(fixture_name: &str, actual: &Value) -> bool {
+pub(crate) fn shape_matches(fixture_name: &str, actual: &Value) -> bool {
     shape_matches_value(&fixture(fixture_name), actual, fixture_name)
 }
 
 /// [`shape_matches`] against an already loaded fixture value.
-pub fn shape_matches_value(expected: &Value, actual: &Value, label: &str) -> bool {
+pub(crate) fn shape_matches_value(expected: &Value, actual: &Value, label: &str) -> bool {
     let mut diffs = Vec::new();
     shape_diff(expected, actual, "", false, &mut diffs);
     for diff in &diffs {
@@ -562,7 +567,7 @@ pub fn shape_matches_value(expected: &Value, actual: &Value, label: &str) -> boo
 
 /// Asserts [`shape_matches`].
 #[track_caller]
-pub fn assert_shape(fixture_name: &str, actual: &Value) {
+pub(crate) fn assert_shape(fixture_name: &str, actual: &Value) {
     assert!(
         shape_matches(fixture_name, actual),
         "{actual} does not have the shape of {fixture_name}"
@@ -572,7 +577,7 @@ pub fn assert_shape(fixture_name: &str, actual: &Value) {
 // ---- snapshots --------------------------------------------------------------------------
 
 /// Is `word` a node id (22 characters of `[A-Za-z0-9_-]`)?
-pub fn looks_like_id(word: &str) -> bool {
+pub(crate) fn looks_like_id(word: &str) -> bool {
     word.len() == 22
         && word
             .bytes()
@@ -580,7 +585,7 @@ pub fn looks_like_id(word: &str) -> bool {
 }
 
 /// Replaces the node ids inside a text with `[id]`.
-pub fn redact_ids_in_text(text: &str) -> String {
+pub(crate) fn redact_ids_in_text(text: &str) -> String {
     text.split(' ')
         .map(|w| if looks_like_id(w) { "[id]" } else { w })
         .collect::<Vec<_>>()
@@ -588,7 +593,7 @@ pub fn redact_ids_in_text(text: &str) -> String {
 }
 
 /// Replaces the base URL (it holds the port), node ids and tempLink tokens in a URL.
-pub fn redact_url(url: &str, base: &str) -> String {
+pub(crate) fn redact_url(url: &str, base: &str) -> String {
     let url = url.replace(base, "[base]");
     let mut after_templink = false;
     url.split('/')
@@ -608,7 +613,7 @@ pub fn redact_url(url: &str, base: &str) -> String {
 }
 
 /// The redactions every snapshot of this suite uses.
-pub fn snapshot_settings(base_url: &str) -> insta::Settings {
+pub(crate) fn snapshot_settings(base_url: &str) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     for key in ["id", "nodeId"] {
         settings.add_redaction(&format!(".**.{key}"), "[id]");

@@ -32,7 +32,7 @@ fn size_option(text: &str) -> Result<String, String> {
 /// rclone writes them) or plain local paths.
 #[derive(Debug, Parser)]
 #[command(name = "acd", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -43,7 +43,7 @@ pub struct Cli {
 
 /// Flags accepted before or after the subcommand.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Config file (default: ~/.config/acd/acd.conf).
     #[arg(long, global = true, env = "ACD_CONFIG", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
@@ -140,7 +140,7 @@ pub struct Global {
 
 /// A path argument and a recursion flag.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// remote:path
     pub path: String,
     /// Recurse into folders.
@@ -153,7 +153,7 @@ pub struct ListArgs {
 
 /// Source and destination.
 #[derive(Debug, Args)]
-pub struct Pair {
+pub(crate) struct Pair {
     /// Source: local path or remote:path.
     pub src: String,
     /// Destination: local path or remote:path.
@@ -162,7 +162,7 @@ pub struct Pair {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// List folders (not recursive).
     Lsd(ListArgs),
     /// List files with sizes (recursive).
@@ -245,7 +245,7 @@ pub enum Command {
 
 /// `acd mount remote:path MOUNTPOINT`
 #[derive(Debug, Args)]
-pub struct MountArgs {
+pub(crate) struct MountArgs {
     /// remote:path
     pub path: String,
     /// An empty local directory.
@@ -269,7 +269,7 @@ pub struct MountArgs {
 
 /// `acd trash ...`
 #[derive(Debug, Subcommand)]
-pub enum TrashCommand {
+pub(crate) enum TrashCommand {
     /// List what is in the trash.
     List {
         /// remote:
@@ -288,7 +288,7 @@ pub enum TrashCommand {
 
 /// `acd cache ...`
 #[derive(Debug, Subcommand)]
-pub enum CacheCommand {
+pub(crate) enum CacheCommand {
     /// Bring the cache up to date from the changes feed (every remote when none is given).
     Sync {
         /// remote:
@@ -308,7 +308,7 @@ pub enum CacheCommand {
 
 /// How the browser sign-in runs.
 #[derive(Debug, Args, Clone)]
-pub struct AuthorizeArgs {
+pub(crate) struct AuthorizeArgs {
     /// Do not open a browser; just print the URL.
     #[arg(long)]
     pub auth_no_open_browser: bool,
@@ -322,7 +322,7 @@ pub struct AuthorizeArgs {
 
 /// `acd config ...`
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Create a remote from key=value pairs, without questions.
     Create {
         /// The remote's name.

@@ -22,7 +22,7 @@ const BROWSER_QUESTION: &str = "Use a web browser to sign in automatically?
 If not sure, try Y; if Y fails, try N.";
 
 /// Run `acd config [...]`.
-pub async fn config(
+pub(crate) async fn config(
     session: &Session,
     g: &Global,
     action: Option<ConfigCommand>,
@@ -225,7 +225,11 @@ async fn interactive(session: &Session, _g: &Global) -> Result<ExitCode> {
 }
 
 /// `acd authorize`: settings from flags (or the environment).
-pub async fn authorize(session: &Session, g: &Global, args: &AuthorizeArgs) -> Result<ExitCode> {
+pub(crate) async fn authorize(
+    session: &Session,
+    g: &Global,
+    args: &AuthorizeArgs,
+) -> Result<ExitCode> {
     let get = |key: &str| session.overrides.get(key).cloned();
     let client_id = get("client_id").or_else(|| g.client_id.clone()).ok_or_else(|| {
         anyhow!("give the app's --client-id and --client-secret (the same as on the headless machine)")

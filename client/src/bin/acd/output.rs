@@ -7,7 +7,7 @@ use anyhow::Result;
 
 /// Which listing format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     /// `lsd`: folders.
     Lsd,
     /// `ls`: size and path.
@@ -25,7 +25,7 @@ pub enum Style {
 }
 
 /// rclone's size display: `0 B`, `12 B`, `1.205 KiB`, `5 GiB`.
-pub fn size_suffix(n: u64) -> String {
+pub(crate) fn size_suffix(n: u64) -> String {
     const UNITS: [&str; 6] = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
     let mut scaled = n as f64;
     let mut unit = 0;
@@ -70,7 +70,7 @@ fn json_entry(entry: &RemoteEntry, hash: bool) -> serde_json::Value {
 }
 
 /// Print `entries` in `style`; `json` switches the line formats to JSON lines.
-pub fn print(
+pub(crate) fn print(
     out: &mut impl Write,
     style: Style,
     entries: &[RemoteEntry],
