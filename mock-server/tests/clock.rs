@@ -42,9 +42,7 @@ async fn upload(ctx: &Ctx, parent: &str, name: &str, bytes: &[u8]) -> (StatusCod
 
 /// `POST /_mock/clock` that must succeed; the new `{"now", "offset_ms"}`.
 async fn advance(ctx: &Ctx, by: &str) -> Value {
-    let (status, body) = ctx
-        .admin_post("clock", Some(&json!({"advance": by})))
-        .await;
+    let (status, body) = ctx.admin_post("clock", Some(&json!({"advance": by}))).await;
     assert_eq!(status, StatusCode::OK, "advance {by}: {body}");
     body
 }
@@ -127,7 +125,11 @@ async fn trash_older_than_30_days_is_purged() {
     let (status, node) = ctx.node(&young).await;
     assert_eq!(status, StatusCode::OK, "{node}");
     assert_eq!(node["status"], "TRASH");
-    assert_eq!(ctx.node(&live).await.0, StatusCode::OK, "live nodes are never purged");
+    assert_eq!(
+        ctx.node(&live).await.0,
+        StatusCode::OK,
+        "live nodes are never purged"
+    );
 
     let nodes = feed(&ctx, true).await;
     assert_eq!(statuses_of(&nodes, &old), ["PURGED"], "{nodes:?}");
@@ -145,7 +147,9 @@ async fn trash_older_than_30_days_is_purged() {
 /// the retention is configurable.
 #[tokio::test]
 async fn the_retention_is_configurable_and_advancing_purges() {
-    let ctx = Ctx::with(long_lived(MockServer::builder()).trash_retention(Duration::from_secs(3600))).await;
+    let ctx =
+        Ctx::with(long_lived(MockServer::builder()).trash_retention(Duration::from_secs(3600)))
+            .await;
     let root = ctx.root_id().await;
     let folder = id_of(&ctx.mkdir(&root, "Gone").await);
     let inner = id_of(&ctx.upload_file(&folder, "inner.txt", b"inner").await);
@@ -238,7 +242,10 @@ async fn a_phantom_due_in_an_hour_appears_when_the_clock_gets_there() {
     let (status, _) = upload(&ctx, &root, "late.bin", b"late bytes").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     let pending = ctx.lookup(&root, "late.bin").await;
-    assert_eq!(pending["data"][0]["status"], "PENDING", "until it is due: {pending}");
+    assert_eq!(
+        pending["data"][0]["status"], "PENDING",
+        "until it is due: {pending}"
+    );
     advance(&ctx, "59m").await;
     let pending = ctx.lookup(&root, "late.bin").await;
     assert_eq!(pending["data"][0]["status"], "PENDING", "{pending}");
@@ -297,7 +304,11 @@ async fn bad_clock_input_is_400() {
     }
     let (status, reply) = json_text(&ctx, "not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
-    assert_eq!(clock(&ctx).await["offset_ms"], 0, "a refused move moves nothing");
+    assert_eq!(
+        clock(&ctx).await["offset_ms"],
+        0,
+        "a refused move moves nothing"
+    );
 }
 
 async fn json_text(ctx: &Ctx, text: &str) -> (StatusCode, Value) {
