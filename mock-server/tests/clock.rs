@@ -367,3 +367,27 @@ async fn the_purge_works_under_the_realistic_profile() {
     }
     panic!("never saw the 404 of the purged node");
 }
+
+/// A listing lag of an hour ends when the clock has passed that hour: the new folder, there
+/// by id at once, reaches its parent's listing only then (reference §8.8).
+#[tokio::test]
+async fn an_hour_of_listing_lag_passes_with_the_clock() {
+    let ctx = start().await;
+    let response = ctx
+        .client
+        .put(ctx.admin("faults/settings"))
+        .body(json!({"listing_lag_ms": {"min": 3_600_000, "max": 3_600_000}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let root = ctx.root_id().await;
+    let id = id_of(&ctx.mkdir(&root, "Lagging").await);
+    assert_eq!(ctx.node(&id).await.0, StatusCode::OK);
+    assert_eq!(ctx.lookup(&root, "Lagging").await["count"], 0);
+    advance(&ctx, "59m").await;
+    assert_eq!(ctx.lookup(&root, "Lagging").await["count"], 0);
+    advance(&ctx, "2m").await;
+    let found = ctx.lookup(&root, "Lagging").await;
+    assert_eq!(common::ids(&found), [id], "{found}");
+}
