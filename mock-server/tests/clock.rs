@@ -391,3 +391,96 @@ async fn an_hour_of_listing_lag_passes_with_the_clock() {
     let found = ctx.lookup(&root, "Lagging").await;
     assert_eq!(common::ids(&found), [id], "{found}");
 }
+
+/// Signs in and allows through the HTML forms: the consent page's ticket.
+async fn consent_ticket(ctx: &Ctx, http: &reqwest::Client) -> String {
+    let page = http
+        .post(format!("{}/ap/signin", ctx.base()))
+        .form(&[
+            ("client_id", "clock-app"),
+            ("redirect_uri", "http://127.0.0.1:9/back"),
+            ("response_type", "code"),
+            ("scope", "clouddrive:read_all clouddrive:write"),
+            ("email", "user@example.com"),
+            ("password", "password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page
+        .find("name=\"ticket\" value=\"")
+        .unwrap_or_else(|| panic!("no consent ticket in {page}"))
+        + "name=\"ticket\" value=\"".len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// Allows a consent ticket: the answer's status and the `code` of its redirect, if any.
+async fn allow(ctx: &Ctx, http: &reqwest::Client, ticket: &str) -> (StatusCode, Option<String>) {
+    let response = http
+        .post(format!("{}/ap/oa/consent", ctx.base()))
+        .form(&[("ticket", ticket), ("consent", "allow")])
+        .send()
+        .await
+        .unwrap();
+    let code = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| reqwest::Url::parse(l).ok())
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+        });
+    (response.status(), code)
+}
+
+/// Exchanges an authorization code: the status and body.
+async fn exchange(ctx: &Ctx, http: &reqwest::Client, code: &str) -> (StatusCode, Value) {
+    let response = http
+        .post(ctx.server.token_url())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:9/back"),
+            ("client_id", "clock-app"),
+            ("client_secret", "secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    common::json_of(response).await
+}
+
+/// Authorization codes (5 minutes) and the consent page (10 minutes) expire by the clock.
+#[tokio::test]
+async fn sign_in_codes_and_consent_pages_expire_with_the_clock() {
+    let ctx = start().await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // A code used within its lifetime is exchanged.
+    let ticket = consent_ticket(&ctx, &http).await;
+    let (_, code) = allow(&ctx, &http, &ticket).await;
+    advance(&ctx, "4m").await;
+    let (status, body) = exchange(&ctx, &http, &code.expect("a code")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // One used after five minutes is refused.
+    let ticket = consent_ticket(&ctx, &http).await;
+    let (_, code) = allow(&ctx, &http, &ticket).await;
+    advance(&ctx, "6m").await;
+    let (status, body) = exchange(&ctx, &http, &code.expect("a code")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    // A consent page left open past ten minutes can no longer be allowed.
+    let ticket = consent_ticket(&ctx, &http).await;
+    advance(&ctx, "11m").await;
+    let (status, code) = allow(&ctx, &http, &ticket).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code, None);
+}
