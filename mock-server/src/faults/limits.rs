@@ -10,10 +10,9 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use governor::clock::Clock;
-
-use crate::clock::GovernorClock;
 use governor::{Quota, RateLimiter};
 
+use crate::clock::GovernorClock;
 use crate::faults::settings::{RateLimit, Settings};
 
 /// How many checks pass between two prunings of the limiters' key maps.
