@@ -239,6 +239,13 @@ pub struct Target {
     _mock: Option<acd_mock::MockServer>,
 }
 
+impl Target {
+    /// Is this the mock the suite started in-process (no one else uses it)?
+    pub fn is_embedded_mock(&self) -> bool {
+        self._mock.is_some()
+    }
+}
+
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Target")

@@ -1,5 +1,5 @@
 //! The admin API under `/_mock/`: health, reset, accounts, tokens, seeding, purging the trash,
-//! the journal.
+//! the test clock, the journal.
 //!
 //! Not part of Amazon's API and not authenticated: the mock binds to loopback. Scripts and
 //! tests use it to skip the browser (`POST /_mock/tokens`) and to build trees quickly.
@@ -23,7 +23,6 @@ use crate::operation::Operation;
 use crate::store::blobs::{BlobRef, synthetic_md5};
 use crate::store::meta::{Account, BatchNode, BatchParent};
 use crate::store::node::{Content, FILE, FOLDER, content_type_of, extension_of, name_problem};
-use crate::util::now_ms;
 
 /// The admin routes (nested under `/_mock`).
 pub fn router() -> Router<Arc<AppState>> {
@@ -35,6 +34,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/tokens/expire", post(expire))
         .route("/seed", post(seed))
         .route("/purge", post(purge))
+        .route("/clock", get(clock).post(move_clock))
         .route("/journal", get(journal).delete(clear_journal))
         .nest("/faults", crate::faults::admin::router())
 }
@@ -110,18 +110,7 @@ async fn purge(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
     let body: PurgeBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
     let account = account_named(&state, body.account.as_deref())?;
     let before = match &body.trashed_before {
-        Some(text) => {
-            let time = humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "trashed_before {text:?} is not an RFC 3339 UTC time such as 2026-01-01T00:00:00Z: {e}"
-                ))
-            })?;
-            let ms = time
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                .unwrap_or(0);
-            Some(ms)
-        }
+        Some(text) => Some(parse_time("trashed_before", text)?),
         None => None,
     };
     let (purged, blobs) = state.meta.purge(account.id, body.ids.as_deref(), before)?;
@@ -129,6 +118,69 @@ async fn purge(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
         state.blobs.remove(&blob);
     }
     Ok(Json(json!({"purged": purged})))
+}
+
+/// An RFC 3339 UTC time in a body field, as epoch milliseconds; 400 naming the field if not.
+fn parse_time(field: &str, text: &str) -> ApiResult<i64> {
+    let time = humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{field} {text:?} is not an RFC 3339 UTC time such as 2026-01-01T00:00:00Z: {e}"
+        ))
+    })?;
+    Ok(time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0))
+}
+
+/// The test clock's state: `{"now": RFC 3339 time, "offset_ms": how far ahead of system time}`.
+fn clock_json(state: &AppState) -> Value {
+    json!({
+        "now": crate::util::format_ms(state.now_ms()),
+        "offset_ms": state.clock().offset_ms(),
+    })
+}
+
+/// `GET /_mock/clock`: the mock's time (see [`crate::clock`]).
+async fn clock(state: AppStateRef) -> Json<Value> {
+    Json(clock_json(&state))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance: Option<String>,
+    set: Option<String>,
+}
+
+/// `POST /_mock/clock` `{"advance": "30d"}` (a humantime duration) or `{"set": RFC 3339 time}`:
+/// moves this mock's clock forward (never back: an earlier `set` is 400), then lets what became
+/// due happen in every account (phantoms appear, old trash is purged). 200 with the new
+/// `{"now", "offset_ms"}`.
+async fn move_clock(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> {
+    let body: ClockBody = read_json(request.into_body(), state.config.max_json_body, true).await?;
+    let moved = match (&body.advance, &body.set) {
+        (Some(text), None) => {
+            let by = humantime::parse_duration(text.trim()).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "advance {text:?} is not a duration such as 30d or 90s: {e}"
+                ))
+            })?;
+            state.clock().advance(by)
+        }
+        (None, Some(text)) => state.clock().set(parse_time("set", text)?),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of \"advance\" (a duration such as 30d) or \"set\" (an RFC 3339 time)",
+            ));
+        }
+    };
+    moved.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    for account in state.meta.accounts()? {
+        state.settle_phantoms(account.id, false);
+        state.purge_expired_trash(account.id)?;
+    }
+    Ok(Json(clock_json(&state)))
 }
 
 /// Creates the configured default account if it does not exist yet.
@@ -207,7 +259,10 @@ async fn expire(state: AppStateRef, request: Request) -> ApiResult<Json<Value>> 
     let token = body
         .access_token
         .ok_or_else(|| ApiError::bad_request("access_token is required"))?;
-    if !state.meta.set_token_expiry(&token, Some(now_ms() - 1))? {
+    if !state
+        .meta
+        .set_token_expiry(&token, Some(state.now_ms() - 1))?
+    {
         return Err(ApiError::NotFound("No such token".into()));
     }
     Ok(Json(json!({"expired": true})))
@@ -395,7 +450,7 @@ fn seed_content(state: &AppState, node: &SeedNode) -> ApiResult<Content> {
         content_type: content_type_of(&node.name),
         extension: extension_of(&node.name),
         version: 1,
-        date: now_ms(),
+        date: state.now_ms(),
         blob: blob.stored(),
     })
 }

@@ -57,6 +57,28 @@ impl AppState {
         }
     }
 
+    /// Purges the trash of `account` older than the trash retention by the mock's clock
+    /// (reference §6.11); the purged nodes appear as `PURGED` in the changes feed (§6.13).
+    /// Called before each authenticated request and when the clock is moved.
+    pub fn purge_expired_trash(&self, account: i64) -> crate::error::ApiResult<()> {
+        let retention = i64::try_from(self.config.trash_retention.as_millis()).unwrap_or(i64::MAX);
+        let (_, blobs) = self.meta.purge_expired(account, retention)?;
+        for blob in blobs {
+            self.blobs.remove(&blob);
+        }
+        Ok(())
+    }
+
+    /// The mock's current time in epoch milliseconds (the test clock, see [`crate::clock`]).
+    pub fn now_ms(&self) -> i64 {
+        self.meta.clock().now_ms()
+    }
+
+    /// The mock's test clock.
+    pub fn clock(&self) -> &Arc<crate::clock::Clock> {
+        self.meta.clock()
+    }
+
     /// `metadataUrl`: the metadata API base, with its trailing slash.
     pub fn metadata_url(&self) -> String {
         format!("{}/drive/v1/", self.base_url)

@@ -8,7 +8,6 @@ use axum::http::request::Parts;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store::meta::Account;
-use crate::util::now_ms;
 
 /// The account an API call acts for, from its `Authorization: Bearer` access token.
 /// A missing, unknown or expired token is a 401 `{"message":"Token has expired"}`.
@@ -39,7 +38,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             })
             .ok_or(ApiError::TokenExpired)?;
         let row = state.meta.token(token)?.ok_or(ApiError::TokenExpired)?;
-        if row.kind != "access" || row.expires.is_some_and(|e| e <= now_ms()) {
+        if row.kind != "access" || row.expires.is_some_and(|e| e <= state.now_ms()) {
             return Err(ApiError::TokenExpired);
         }
         let account = state
@@ -48,6 +47,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or(ApiError::TokenExpired)?;
         // Whatever the request, a phantom whose time has come is real before it is answered.
         state.settle_phantoms(account.id, false);
+        // And trash older than the retention is gone (reference §6.11).
+        state.purge_expired_trash(account.id)?;
         if let Some(slot) = parts.extensions.get::<crate::journal::AccountSlot>() {
             let _ = slot.0.set(account.email.clone());
         }

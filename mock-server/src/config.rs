@@ -34,6 +34,8 @@ pub struct MockConfig {
     pub name_match: NameMatch,
     /// Lifetime of tempLinks (the service's was 48 h).
     pub templink_lifetime: Duration,
+    /// How long a trashed node stays in the trash before it is purged (the service: 30 days).
+    pub trash_retention: Duration,
     /// Age after which a tempLink request gets a new link instead of the existing one (24 h).
     pub templink_refresh: Duration,
     /// Answer `CONNECT` for the service's hosts and serve the API inside TLS tunnels.
@@ -65,6 +67,7 @@ impl Default for MockConfig {
             default_password: "password".into(),
             name_match: NameMatch::CaseSensitive,
             templink_lifetime: Duration::from_secs(48 * 3600),
+            trash_retention: Duration::from_secs(30 * 86_400),
             templink_refresh: Duration::from_secs(24 * 3600),
             intercept: false,
             ca_out: None,

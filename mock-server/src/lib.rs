@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod faults;
@@ -109,6 +110,12 @@ impl MockServerBuilder {
     /// Access token lifetime.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.token_lifetime = lifetime;
+        self
+    }
+
+    /// How long trash is kept before it is purged (default 30 days, as the service).
+    pub fn trash_retention(mut self, retention: Duration) -> Self {
+        self.config.trash_retention = retention;
         self
     }
 
@@ -258,7 +265,7 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
     } else {
         None
     };
-    let faults = faults::Faults::new(config.faults.clone(), config.seed)?;
+    let faults = faults::Faults::new(config.faults.clone(), config.seed, meta.clock().clone())?;
     let config_admin_token = config.admin_token.clone();
     let state = Arc::new(AppState {
         config,

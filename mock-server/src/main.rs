@@ -30,6 +30,9 @@ struct Cli {
     /// Access token lifetime, e.g. 1h, 90s.
     #[arg(long, env = "ACD_MOCK_TOKEN_LIFETIME", default_value = "1h", value_parser = parse_lifetime)]
     token_lifetime: std::time::Duration,
+    /// How long trashed nodes stay in the trash before they are purged, e.g. 30d, 1h.
+    #[arg(long, env = "ACD_MOCK_TRASH_RETENTION", default_value = "30d", value_parser = parse_lifetime)]
+    trash_retention: std::time::Duration,
     /// Quota of each account, e.g. 5GiB, 100MB.
     #[arg(long, env = "ACD_MOCK_QUOTA", default_value = "5GiB", value_parser = parse_quota)]
     quota: u64,
@@ -184,6 +187,7 @@ async fn run(
         public_url: cli.public_url,
         page_size: cli.page_size,
         token_lifetime: cli.token_lifetime,
+        trash_retention: cli.trash_retention,
         quota: cli.quota,
         clients: cli.clients,
         redirect_uris: cli.redirect_uris,

@@ -1489,19 +1489,20 @@ async fn next_tokens_expire_after_their_ttl() {
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["data"].as_array().unwrap().len(), 2);
 
-    // With a TTL of 0 the same cursors are expired (as soon as a millisecond has passed).
-    put_settings(&ctx, json!({"next_token_ttl_secs": 0})).await;
+    // Nine minutes on (by the mock's clock) the cursors still work; eleven minutes on they
+    // are older than the TTL and expired.
+    let (status, moved) = ctx
+        .admin_post("clock", Some(&json!({"advance": "9m"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(ctx.get(&next).await.0, StatusCode::OK);
+    let (status, moved) = ctx
+        .admin_post("clock", Some(&json!({"advance": "2m"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
     for url in [&next, &next_children] {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let body = loop {
-            let (status, body) = ctx.get(url).await;
-            if status == StatusCode::BAD_REQUEST {
-                break body;
-            }
-            assert_eq!(status, StatusCode::OK, "{body}");
-            assert!(Instant::now() < deadline, "the cursor never expired");
-            tokio::task::yield_now().await;
-        };
+        let (status, body) = ctx.get(url).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["logref", "message"], "{body}");
         assert_eq!(body["message"], "Next token is expired");
@@ -1631,7 +1632,7 @@ async fn an_upload_finishing_after_its_token_expired_fails() {
     assert_eq!(r.status, 201, "{}", r.text());
 
     let (status, minted) = ctx
-        .admin_post("tokens", Some(&json!({"lifetime_secs": 2})))
+        .admin_post("tokens", Some(&json!({"lifetime_secs": 60})))
         .await;
     assert_eq!(status, StatusCode::OK, "{minted}");
     let token = minted["access_token"].as_str().unwrap().to_string();
@@ -1646,34 +1647,40 @@ async fn an_upload_finishing_after_its_token_expired_fails() {
     let head = Bytes::copy_from_slice(&body[..split]);
     let tail = Bytes::copy_from_slice(&body[split..]);
     let info_url = ctx.m("account/info");
+    let clock_url = ctx.admin("clock");
     let poller = client();
     let poll_token = token.clone();
-    // The body's end is sent only once the server says the token has expired.
+    // Between the body's head and its end, the mock's clock moves past the token's expiry
+    // (no sleeping): the server then says the token has expired.
     let stream = futures_util::stream::unfold(0u8, move |step| {
         let (head, tail) = (head.clone(), tail.clone());
-        let (poller, info_url, poll_token) = (poller.clone(), info_url.clone(), poll_token.clone());
+        let (poller, info_url, clock_url, poll_token) = (
+            poller.clone(),
+            info_url.clone(),
+            clock_url.clone(),
+            poll_token.clone(),
+        );
         async move {
             match step {
                 0 => Some((Ok::<Bytes, std::io::Error>(head), 1)),
                 1 => {
-                    let deadline = Instant::now() + Duration::from_secs(10);
-                    loop {
-                        let status = poller
-                            .get(&info_url)
-                            .bearer_auth(&poll_token)
-                            .send()
-                            .await
-                            .map(|r| r.status());
-                        if matches!(status, Ok(StatusCode::UNAUTHORIZED)) {
-                            break;
-                        }
-                        if Instant::now() > deadline {
-                            return Some((
-                                Err(std::io::Error::other("the token never expired")),
-                                2,
-                            ));
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    let moved = poller
+                        .post(&clock_url)
+                        .body(json!({"advance": "2m"}).to_string())
+                        .send()
+                        .await
+                        .map(|r| r.status());
+                    if !matches!(moved, Ok(StatusCode::OK)) {
+                        return Some((Err(std::io::Error::other("the clock did not move")), 2));
+                    }
+                    let status = poller
+                        .get(&info_url)
+                        .bearer_auth(&poll_token)
+                        .send()
+                        .await
+                        .map(|r| r.status());
+                    if !matches!(status, Ok(StatusCode::UNAUTHORIZED)) {
+                        return Some((Err(std::io::Error::other("the token did not expire")), 2));
                     }
                     Some((Ok(tail), 2))
                 }

@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::{check, ensure, ensure_eq};
 
 /// One answer of `POST changes`: its change lines (the `{"end":true}` line checked and dropped).
-async fn feed(api: &Api, body: &Value) -> Result<Vec<Value>, Failure> {
+pub(crate) async fn feed(api: &Api, body: &Value) -> Result<Vec<Value>, Failure> {
     let reply = send_json(api, Method::POST, "changes", body).await;
     reply.expect(200, &format!("POST changes {body}"))?;
     let text = reply.text();

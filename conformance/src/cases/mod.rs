@@ -5,6 +5,7 @@ pub mod auth;
 pub mod case;
 pub mod changes;
 pub mod client;
+pub mod clock;
 pub mod committed;
 pub mod discovery;
 pub mod filters;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Check> {
         committed::checks(),
         phantoms::checks(),
         changes::checks(),
+        clock::checks(),
         account::checks(),
         templink::checks(),
         shapes::checks(),

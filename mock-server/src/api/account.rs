@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::api::AppStateRef;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::util::{format_ms, now_ms};
+use crate::util::format_ms;
 
 /// `GET account/endpoint`: the metadata and content URLs, both pointing at this server.
 pub async fn endpoint(state: AppStateRef, _caller: Caller) -> Json<Value> {
@@ -27,7 +27,7 @@ pub async fn quota(state: AppStateRef, caller: Caller) -> ApiResult<Json<Value>>
     let used = state.meta.used_bytes(caller.account.id)?;
     Ok(Json(json!({
         "quota": caller.account.quota,
-        "lastCalculated": format_ms(now_ms()),
+        "lastCalculated": format_ms(state.now_ms()),
         "available": caller.account.quota.saturating_sub(used),
     })))
 }
@@ -36,7 +36,7 @@ pub async fn quota(state: AppStateRef, caller: Caller) -> ApiResult<Json<Value>>
 pub async fn usage(state: AppStateRef, caller: Caller) -> ApiResult<Json<Value>> {
     let rows = state.meta.usage(caller.account.id)?;
     let mut out = serde_json::Map::new();
-    out.insert("lastCalculated".into(), format_ms(now_ms()).into());
+    out.insert("lastCalculated".into(), format_ms(state.now_ms()).into());
     for category in ["other", "doc", "photo", "video"] {
         let (bytes, count) = rows
             .iter()

@@ -21,7 +21,6 @@ use crate::operation::Operation;
 use crate::store::blobs::Written;
 use crate::store::meta::NewNode;
 use crate::store::node::{AVAILABLE, Content, FILE, Node, PENDING, content_type_of, extension_of};
-use crate::util::now_ms;
 use md5::Digest as _;
 
 /// Largest metadata part accepted.
@@ -139,7 +138,7 @@ struct UploadMetadata {
     local_id: Option<String>,
 }
 
-fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content {
+fn content_of(name: &str, part_type: Option<&str>, written: &Written, now: i64) -> Content {
     let mut content_type = content_type_of(name);
     if content_type == "application/octet-stream"
         && let Some(t) = part_type.filter(|t| !t.is_empty())
@@ -152,7 +151,7 @@ fn content_of(name: &str, part_type: Option<&str>, written: &Written) -> Content
         content_type,
         extension: extension_of(name),
         version: 1,
-        date: now_ms(),
+        date: now,
         blob: written.blob.stored(),
     }
 }
@@ -181,7 +180,7 @@ fn upload_faults(
         ));
     }
     if let (Some(grace), Some(expires)) = (settings.upload_token_grace_secs, caller.expires)
-        && now_ms()
+        && state.now_ms()
             > expires.saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX))
     {
         return Some(mark(
@@ -255,7 +254,7 @@ pub async fn upload(
         state.blobs.remove(&written.blob.stored());
         return Ok(response);
     }
-    let content = content_of(&name, part_type.as_deref(), &written);
+    let content = content_of(&name, part_type.as_deref(), &written, state.now_ms());
     let facts = RequestFacts {
         operation: Operation::Upload,
         method: "POST",
@@ -312,7 +311,7 @@ pub async fn upload(
 }
 
 /// When a phantom fired by `rule` for `size` bytes becomes real; `None` for one that never does.
-fn appear_of(rule: &RuleState, size: u64) -> Option<Appear> {
+fn appear_of(rule: &RuleState, size: u64, now: i64) -> Option<Appear> {
     let Action::PhantomUpload {
         delay_ms,
         per_gib_ms,
@@ -331,7 +330,7 @@ fn appear_of(rule: &RuleState, size: u64) -> Option<Appear> {
         None => {
             let per_gib = u128::from(*per_gib_ms) * u128::from(size) / (1u128 << 30);
             let delay = u64::try_from(u128::from(*delay_ms) + per_gib).unwrap_or(u64::MAX);
-            Appear::At(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
+            Appear::At(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
         }
     })
 }
@@ -362,7 +361,7 @@ fn phantom(
 ) -> Response {
     let size = node.content.as_ref().map_or(0, |c| c.size);
     let blob = node.content.as_ref().map(|c| c.blob.clone());
-    match appear_of(rule, size) {
+    match appear_of(rule, size, state.now_ms()) {
         None => {
             if let Some(blob) = blob {
                 state.blobs.remove(&blob);
@@ -401,7 +400,7 @@ fn phantom_overwrite(
     content: Content,
     rule: &RuleState,
 ) -> Response {
-    match appear_of(rule, content.size) {
+    match appear_of(rule, content.size, state.now_ms()) {
         None => state.blobs.remove(&content.blob),
         Some(appear) => state.faults.phantoms.add(Phantom {
             account,
@@ -464,7 +463,7 @@ pub async fn overwrite(
         return Ok(response);
     }
     let name = node.name.clone().unwrap_or_default();
-    let content = content_of(&name, part_type.as_deref(), &written);
+    let content = content_of(&name, part_type.as_deref(), &written, state.now_ms());
     let facts = RequestFacts {
         operation: Operation::Overwrite,
         method: "PUT",
@@ -536,7 +535,7 @@ pub async fn download(
 /// The large-download block: a 307 to a presigned-style URL on the mock (reference §8.7).
 fn presigned_redirect(state: &AppState, node: &Node) -> ApiResult<Response> {
     let token = state.meta.templink(&node.id, PRESIGNED_LIFETIME_MS, 0)?;
-    let date = crate::util::format_ms(now_ms()).replace(['-', ':'], "");
+    let date = crate::util::format_ms(state.now_ms()).replace(['-', ':'], "");
     let date = format!("{}Z", &date[..15]);
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("X-Amz-Algorithm", "AWS4-HMAC-SHA256")

@@ -23,7 +23,6 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::store::meta::Page;
 use crate::store::node::Node;
-use crate::util::now_ms;
 
 /// The query string, form-decoded (`+` is a space), as the service decoded it.
 /// A repeated key keeps its last value.
@@ -80,9 +79,10 @@ pub async fn read_json<T: DeserializeOwned>(
         .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))
 }
 
-/// Encodes a paging cursor: the `seq` to continue after and when the cursor was issued.
-pub fn encode_next_token(after: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{after}:{}", now_ms()))
+/// Encodes a paging cursor: the `seq` to continue after and when (`now`, mock time) the
+/// cursor was issued.
+pub fn encode_next_token(after: i64, now: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{after}:{now}"))
 }
 
 /// Decodes a paging cursor to `(after, issued_ms)`.
@@ -104,7 +104,7 @@ pub fn paging(state: &AppState, params: &Params) -> ApiResult<(i64, u32)> {
             let (after, issued) = decode_next_token(token)?;
             if let Some(ttl) = state.faults.settings().next_token_ttl_secs {
                 let ttl_ms = i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
-                if now_ms().saturating_sub(issued) > ttl_ms {
+                if state.now_ms().saturating_sub(issued) > ttl_ms {
                     return Err(ApiError::NextTokenExpired);
                 }
             }
@@ -170,7 +170,10 @@ pub fn list_json(state: &AppState, page: &Page, params: &Params) -> ApiResult<se
     out.insert("data".into(), serde_json::Value::Array(data));
     out.insert("count".into(), page.total.into());
     if let Some(after) = page.next_after {
-        out.insert("nextToken".into(), encode_next_token(after).into());
+        out.insert(
+            "nextToken".into(),
+            encode_next_token(after, state.now_ms()).into(),
+        );
     }
     Ok(serde_json::Value::Object(out))
 }

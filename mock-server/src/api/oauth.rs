@@ -17,7 +17,7 @@ use crate::api::AppStateRef;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::store::meta::TokenRow;
-use crate::util::{now_ms, random_base64};
+use crate::util::random_base64;
 
 /// The token JSON the endpoint answers with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub fn issue_tokens(
             kind: "access".into(),
             account,
             client_id: client_id.into(),
-            expires: Some(now_ms().saturating_add(lifetime_ms)),
+            expires: Some(state.now_ms().saturating_add(lifetime_ms)),
             redirect_uri: None,
             scope: None,
             used: false,
@@ -195,7 +195,7 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
                 .meta
                 .token(code)?
                 .filter(|row| row.kind == "code" && !row.used && !bound_elsewhere(row))
-                .filter(|row| row.expires.is_none_or(|e| e > now_ms()))
+                .filter(|row| row.expires.is_none_or(|e| e > state.now_ms()))
                 .ok_or_else(|| invalid_grant("code"))?;
             if row.redirect_uri.as_deref() != field("redirect_uri") {
                 return Err(invalid_grant("redirect_uri"));

@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::api::{AppStateRef, Params};
 use crate::app::AppState;
 use crate::store::meta::TokenRow;
-use crate::util::{now_ms, random_base64};
+use crate::util::random_base64;
 
 /// How long a code stays exchangeable.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(300);
@@ -55,10 +55,9 @@ pub struct PendingConsents {
 }
 
 impl PendingConsents {
-    fn insert(&self, account: i64, request: AuthRequest) -> String {
+    fn insert(&self, account: i64, request: AuthRequest, now: i64) -> String {
         let ticket = random_base64(24);
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let now = now_ms();
         map.retain(|_, (_, _, deadline)| *deadline > now);
         map.insert(
             ticket.clone(),
@@ -67,10 +66,10 @@ impl PendingConsents {
         ticket
     }
 
-    fn take(&self, ticket: &str) -> Option<(i64, AuthRequest)> {
+    fn take(&self, ticket: &str, now: i64) -> Option<(i64, AuthRequest)> {
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(ticket)
-            .filter(|(_, _, deadline)| *deadline > now_ms())
+            .filter(|(_, _, deadline)| *deadline > now)
             .map(|(account, request, _)| (account, request))
     }
 }
@@ -289,7 +288,7 @@ pub async fn sign_in(state: AppStateRef, request: Request) -> Response {
         .map(|s| format!("<li class=\"scope\">{}</li>", esc(s)))
         .collect();
     let client = auth.client_id.clone();
-    let ticket = state.consents.insert(account.id, auth);
+    let ticket = state.consents.insert(account.id, auth, state.now_ms());
     let body = format!(
         "<h1>Allow access?</h1>\n<p>Signed in as <span id=\"account\">{}</span>.</p>\n\
          <p>The app <span class=\"app\" id=\"app-name\">{}</span> asks to:</p>\n<ul id=\"scopes\">{scope_items}</ul>\n\
@@ -308,7 +307,7 @@ pub async fn sign_in(state: AppStateRef, request: Request) -> Response {
 pub async fn consent(state: AppStateRef, request: Request) -> Response {
     let fields = form(&state, request).await;
     let ticket = fields.get("ticket").map(String::as_str).unwrap_or("");
-    let Some((account, auth)) = state.consents.take(ticket) else {
+    let Some((account, auth)) = state.consents.take(ticket, state.now_ms()) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "Bad Request",
@@ -323,7 +322,7 @@ pub async fn consent(state: AppStateRef, request: Request) -> Response {
         kind: "code".into(),
         account,
         client_id: auth.client_id.clone(),
-        expires: Some(now_ms() + i64::try_from(CODE_LIFETIME.as_millis()).unwrap_or(0)),
+        expires: Some(state.now_ms() + i64::try_from(CODE_LIFETIME.as_millis()).unwrap_or(0)),
         redirect_uri: Some(auth.redirect_uri.clone()),
         scope: Some(auth.scope.clone()),
         used: false,

@@ -12,7 +12,6 @@ use crate::faults::limits::Verdict;
 use crate::faults::respond::{self, with_retry_after};
 use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState, When};
 use crate::operation::Operation;
-use crate::util::now_ms;
 
 /// Which rule (or behaviour) fired on a response; the journal records it.
 #[derive(Debug, Clone)]
@@ -41,7 +40,7 @@ pub fn account_of(state: &AppState, request: &Request) -> Option<String> {
         .trim()
         .to_string();
     let row = state.meta.token(&token).ok()??;
-    if row.kind != "access" || row.expires.is_some_and(|e| e <= now_ms()) {
+    if row.kind != "access" || row.expires.is_some_and(|e| e <= state.now_ms()) {
         return None;
     }
     state.meta.account(row.account).ok()?.map(|a| a.email)

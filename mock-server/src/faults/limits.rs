@@ -9,9 +9,10 @@ use std::num::NonZeroU32;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{Quota, RateLimiter};
 
+use crate::clock::GovernorClock;
 use crate::faults::settings::{RateLimit, Settings};
 
 /// How many checks pass between two prunings of the limiters' key maps.
@@ -29,7 +30,7 @@ type Limited<C> = Option<(Keyed<C>, RateLimit)>;
 
 /// The limiters for the current settings: per account, per node.
 #[derive(Debug)]
-pub struct Limits<C: Clock = DefaultClock> {
+pub struct Limits<C: Clock = GovernorClock> {
     inner: RwLock<(Limited<C>, Limited<C>)>,
     clock: C,
     checks: AtomicU64,
@@ -57,9 +58,9 @@ pub enum Verdict {
 }
 
 impl Limits {
-    /// Limiters for these settings, on the real clock.
-    pub fn new(settings: &Settings) -> Self {
-        Self::with_clock(settings, DefaultClock::default())
+    /// Limiters for these settings, on the mock's clock (so advancing it refills the buckets).
+    pub fn new(settings: &Settings, clock: std::sync::Arc<crate::clock::Clock>) -> Self {
+        Self::with_clock(settings, GovernorClock(clock))
     }
 }
 

@@ -62,15 +62,19 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// A fault state with this plan; `seed` overrides the plan's (random when neither gives one).
-    pub fn new(plan: FaultPlan, seed: Option<u64>) -> Result<Self, RuleError> {
+    /// A fault state with this plan on the mock's `clock`; `seed` overrides the plan's (random when neither gives one).
+    pub fn new(
+        plan: FaultPlan,
+        seed: Option<u64>,
+        clock: std::sync::Arc<crate::clock::Clock>,
+    ) -> Result<Self, RuleError> {
         let seed = seed.or(plan.seed).unwrap_or_else(rand::random);
         let faults = Self {
             rules: RwLock::new(Vec::new()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             seed,
             next_id: Mutex::new(0),
-            limits: limits::Limits::new(&plan.settings),
+            limits: limits::Limits::new(&plan.settings, clock),
             settings: RwLock::new(plan.settings),
             lost_pages: Mutex::new(HashSet::new()),
             phantoms: phantom::Phantoms::default(),

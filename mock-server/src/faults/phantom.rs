@@ -13,7 +13,6 @@ use std::sync::Mutex;
 
 use crate::store::meta::MetaStore;
 use crate::store::node::Content;
-use crate::util::now_ms;
 
 /// When a phantom appears.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +73,12 @@ impl Phantoms {
     }
 
     /// Takes out the phantoms of `account` due now; a `search` also counts one lookup for
-    /// those that appear after a number of searches.
-    pub fn due(&self, account: i64, search: bool) -> Vec<Phantom> {
+    /// those that appear after a number of searches. `now` is the mock's time.
+    pub fn due(&self, account: i64, search: bool, now: i64) -> Vec<Phantom> {
         let mut inner = self.lock();
         if inner.is_empty() {
             return Vec::new();
         }
-        let now = now_ms();
         let mut due = Vec::new();
         let mut keep = Vec::new();
         for mut p in inner.drain(..) {
@@ -103,7 +101,7 @@ impl Phantoms {
     /// (the old content of an overwrite, or the new one if the node is gone).
     pub fn settle(&self, meta: &MetaStore, account: i64, search: bool) -> Vec<String> {
         let mut unused = Vec::new();
-        for phantom in self.due(account, search) {
+        for phantom in self.due(account, search, meta.clock().now_ms()) {
             match phantom.pending {
                 Pending::Upload { id } => {
                     if let Err(error) = meta.make_available(account, &id) {

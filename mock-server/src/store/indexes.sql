@@ -4,6 +4,8 @@ CREATE INDEX IF NOT EXISTS nodes_by_name_lower ON nodes (name_lower, account);
 CREATE INDEX IF NOT EXISTS nodes_by_md5 ON nodes (md5, account);
 CREATE INDEX IF NOT EXISTS nodes_by_change ON nodes (account, change_seq);
 CREATE INDEX IF NOT EXISTS nodes_by_status ON nodes (account, status);
+-- Trash retention: the account's trashed nodes by trash time (their modifiedDate).
+CREATE INDEX IF NOT EXISTS nodes_trash_age ON nodes (account, modified) WHERE status = 'TRASH';
 CREATE INDEX IF NOT EXISTS nodes_roots ON nodes (account) WHERE is_root = 1;
 
 -- Listing lag: the few nodes whose visibility or trash status still waits for a time.

@@ -21,7 +21,7 @@ use crate::store::listing::{self, Search};
 use crate::store::node::{AVAILABLE, Content, FILE, FOLDER, Node, PENDING, TRASH};
 use crate::store::pool::{Reader, Readers};
 use crate::store::rows::{NODE_COLUMNS, load_node, node_from_row};
-use crate::util::{etag, node_id, now_ms, random_base64};
+use crate::util::{etag, node_id, random_base64};
 
 /// An account of the mock.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -170,6 +170,7 @@ pub struct MetaStore {
     names: NameMatch,
     tokens: Cache<String, TokenRow>,
     accounts: Cache<i64, Account>,
+    clock: std::sync::Arc<crate::clock::Clock>,
     /// The temporary directory of a store without a path (removed on drop).
     _temp: Option<tempfile::TempDir>,
 }
@@ -207,8 +208,14 @@ impl MetaStore {
             names,
             tokens: Cache::default(),
             accounts: Cache::default(),
+            clock: crate::clock::Clock::new(),
             _temp: temp,
         })
+    }
+
+    /// The mock's clock, which every time this store records or compares is read from.
+    pub fn clock(&self) -> &std::sync::Arc<crate::clock::Clock> {
+        &self.clock
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -245,7 +252,7 @@ impl MetaStore {
             params![email, password, root_id, to_i64(quota), epoch],
         )?;
         let account = tx.last_insert_rowid();
-        insert_root(&tx, account, &root_id)?;
+        insert_root(&tx, account, &root_id, self.clock.now_ms())?;
         tx.commit()?;
         self.accounts.invalidate();
         Ok(Account {
@@ -332,7 +339,7 @@ impl MetaStore {
             "UPDATE accounts SET root_id = ?, change_seq = 0, epoch = ? WHERE id = ?",
             params![root_id, random_base64(6), account],
         )?;
-        insert_root(&tx, account, &root_id)?;
+        insert_root(&tx, account, &root_id, self.clock.now_ms())?;
         tx.commit()?;
         self.accounts.invalidate();
         Ok(blobs)
@@ -484,7 +491,7 @@ impl MetaStore {
             filter,
             parent,
             names: self.names,
-            now: now_ms(),
+            now: self.clock.now_ms(),
         };
         let conn = self.read()?;
         let mut page = listing::page(&conn, &search, after, limit)?;
@@ -549,6 +556,29 @@ impl MetaStore {
         Ok(changes)
     }
 
+    /// The trash retention purge (reference §6.11): purges the account's nodes trashed more
+    /// than `retention_ms` ago by the mock's clock (their trash time is the `modifiedDate`
+    /// trashing gave them). A read finds whether any are due first, so the common case takes
+    /// no write lock. Returns the purged ids and the blobs they held.
+    pub fn purge_expired(
+        &self,
+        account: i64,
+        retention_ms: i64,
+    ) -> ApiResult<(Vec<String>, Vec<String>)> {
+        let before = self.clock.now_ms().saturating_sub(retention_ms);
+        let due: bool = self
+            .read()?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM nodes WHERE account = ? AND status = 'TRASH' \
+                 AND modified < ? AND NOT is_root)",
+            )?
+            .query_row(params![account, before], |r| r.get(0))?;
+        if !due {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        self.purge(account, None, Some(before))
+    }
+
     /// Purges trashed nodes of the account now (the admin API's stand-in for the service's
     /// 30-day trash purge, reference §6.11): `ids` (and what was trashed with them), or those
     /// trashed before `trashed_before` (epoch ms), or with neither, the whole trash. Each
@@ -593,7 +623,7 @@ impl MetaStore {
             let seq = bump_change(&tx, account)?;
             node.status = "PURGED".into();
             node.version += 1;
-            node.modified = now_ms().max(node.modified + 1);
+            node.modified = self.clock.now_ms().max(node.modified + 1);
             node.change_seq = seq;
             if let Some(content) = &node.content {
                 blobs.push(content.blob.clone());
@@ -693,7 +723,7 @@ impl MetaStore {
             [account],
             |r| r.get(0),
         )?;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut checked = std::collections::HashSet::new();
         let mut ids: Vec<String> = Vec::with_capacity(nodes.len());
         let mut error = None;
@@ -815,7 +845,7 @@ impl MetaStore {
             return Err(ApiError::QuotaExceeded);
         }
         let id = node_id();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let change = bump_change(&tx, account)?;
         let c = new.content.as_ref();
         tx.execute(
@@ -906,7 +936,7 @@ impl MetaStore {
                 )?;
             }
             if let Some(parents) = &patch.parents {
-                set_parents(tx, &node.id, parents, lag_ms)?;
+                set_parents(tx, &node.id, parents, lag_ms, self.clock.now_ms())?;
             }
             if let Some(status) = &patch.status {
                 tx.execute(
@@ -957,7 +987,7 @@ impl MetaStore {
                 .filter(|p| *p != to)
                 .map(|p| if p == from { to.to_string() } else { p.clone() })
                 .collect();
-            set_parents(tx, &node.id, &parents, lag_ms)
+            set_parents(tx, &node.id, &parents, lag_ms, self.clock.now_ms())
         })
     }
 
@@ -979,7 +1009,7 @@ impl MetaStore {
             }
             let mut parents = node.parents.clone();
             parents.push(parent.to_string());
-            set_parents(tx, &node.id, &parents, 0)
+            set_parents(tx, &node.id, &parents, 0, self.clock.now_ms())
         })
     }
 
@@ -1003,7 +1033,7 @@ impl MetaStore {
                 .filter(|p| *p != parent)
                 .cloned()
                 .collect();
-            set_parents(tx, &node.id, &parents, lag_ms)
+            set_parents(tx, &node.id, &parents, lag_ms, self.clock.now_ms())
         })
     }
 
@@ -1011,7 +1041,7 @@ impl MetaStore {
     ///
     /// With a listing lag, searches keep showing the trashed nodes as AVAILABLE until it passes.
     pub fn trash(&self, account: i64, id: &str, lag_ms: i64) -> ApiResult<Node> {
-        let lag_until = (lag_ms > 0).then(|| now_ms() + lag_ms);
+        let lag_until = (lag_ms > 0).then(|| self.clock.now_ms() + lag_ms);
         self.write(account, id, |tx, node| {
             if node.is_root {
                 return Err(ApiError::Forbidden("The root folder cannot be trashed".into()));
@@ -1029,7 +1059,7 @@ impl MetaStore {
                     tx.execute(
                         "UPDATE nodes SET status = 'TRASH', trashed_with = ?, change_seq = ?, modified = ?, \
                          version = version + 1, etag = ?, trash_lag_until = ? WHERE id = ?",
-                        params![node.id, change, now_ms(), etag(), lag_until, child],
+                        params![node.id, change, self.clock.now_ms(), etag(), lag_until, child],
                     )?;
                 }
             }
@@ -1056,7 +1086,7 @@ impl MetaStore {
                 tx.execute(
                     "UPDATE nodes SET status = 'AVAILABLE', trashed_with = NULL, trash_lag_until = NULL, change_seq = ?, modified = ?, \
                      version = version + 1, etag = ? WHERE id = ?",
-                    params![change, now_ms(), etag(), child],
+                    params![change, self.clock.now_ms(), etag(), child],
                 )?;
             }
             Ok(())
@@ -1111,7 +1141,12 @@ impl MetaStore {
         tx.execute(
             "UPDATE nodes SET status = 'AVAILABLE', version = version + 1, etag = ?, modified = ?, \
              change_seq = ? WHERE id = ?",
-            params![etag(), now_ms().max(node.modified + 1), seq, node.id],
+            params![
+                etag(),
+                self.clock.now_ms().max(node.modified + 1),
+                seq,
+                node.id
+            ],
         )?;
         tx.commit()?;
         Ok(true)
@@ -1132,7 +1167,7 @@ impl MetaStore {
         let seq = bump_change(&tx, account)?;
         tx.execute(
             "UPDATE nodes SET version = version + 1, etag = ?, modified = ?, change_seq = ? WHERE id = ?",
-            params![etag(), now_ms().max(node.modified + 1), seq, node.id],
+            params![etag(), self.clock.now_ms().max(node.modified + 1), seq, node.id],
         )?;
         let node = load_node(&tx, account, id)?.ok_or_else(|| ApiError::node_not_found(id))?;
         tx.commit()?;
@@ -1150,7 +1185,7 @@ impl MetaStore {
         refresh_after_ms: i64,
     ) -> ApiResult<String> {
         let conn = self.lock();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let existing: Option<String> = conn
             .query_row(
                 "SELECT token FROM templinks WHERE node = ? AND created > ? AND expires > ? ORDER BY created DESC LIMIT 1",
@@ -1175,7 +1210,7 @@ impl MetaStore {
         let hit: Option<(String, i64)> = conn
             .query_row(
                 "SELECT t.node, n.account FROM templinks t JOIN nodes n ON n.id = t.node WHERE t.token = ? AND t.expires > ?",
-                params![token, now_ms()],
+                params![token, self.clock.now_ms()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -1234,8 +1269,7 @@ impl MetaStore {
     }
 }
 
-fn insert_root(tx: &Connection, account: i64, root_id: &str) -> rusqlite::Result<()> {
-    let now = now_ms();
+fn insert_root(tx: &Connection, account: i64, root_id: &str, now: i64) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO nodes (id, account, kind, name, name_lower, status, is_root, version, created, modified, \
          created_by, etag, change_seq) VALUES (?, ?, 'FOLDER', NULL, NULL, 'AVAILABLE', 1, 1, ?, ?, 'CloudDriveFiles', ?, 0)",
@@ -1352,10 +1386,15 @@ fn ensure_name_free(
     Ok(())
 }
 
-fn set_parents(tx: &Connection, id: &str, parents: &[String], lag_ms: i64) -> ApiResult<()> {
+fn set_parents(
+    tx: &Connection,
+    id: &str,
+    parents: &[String],
+    lag_ms: i64,
+    now: i64,
+) -> ApiResult<()> {
     if lag_ms > 0 {
         // Listing lag: the parents the node leaves keep listing it for a while.
-        let now = now_ms();
         tx.execute("DELETE FROM ghost_parents WHERE until <= ?", [now])?;
         for old in parents_of(tx, id)? {
             if !parents.contains(&old) {
