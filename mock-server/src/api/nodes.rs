@@ -15,7 +15,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::filter::{Filter, parse};
 use crate::store::meta::{NewNode, Patch};
 use crate::store::node::{AVAILABLE, FOLDER, PENDING, name_problem};
-use crate::util::now_ms;
 
 fn filter_of(params: &Params) -> ApiResult<Filter> {
     parse(params.get("filters").unwrap_or("")).map_err(|e| ApiError::bad_request(e.to_string()))
@@ -43,7 +42,7 @@ fn list(
         after = lost.next_after.unwrap_or(i64::MAX);
     }
     let mut page = state.meta.search(account, &filter, parent, after, limit)?;
-    let now = now_ms();
+    let now = state.now_ms();
     if !filter.mentions_status() && state.faults.pending_folders.any(now) {
         for node in page.nodes.iter_mut().filter(|n| n.is_folder()) {
             if state.faults.pending_folders.is_pending(&node.id, now) {
@@ -167,7 +166,8 @@ pub async fn create_folder(
     )?;
     let pending_ms = state.faults.pending_folder_lag();
     if pending_ms > 0 {
-        let until = now_ms()
+        let until = state
+            .now_ms()
             .saturating_add(hidden_ms)
             .saturating_add(pending_ms);
         state.faults.pending_folders.add(&node.id, until);
