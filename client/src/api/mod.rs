@@ -416,17 +416,9 @@ impl Drive {
                 return Ok(Some(fresh));
             }
         }
-        let url = self.metadata_url("nodes")?;
-        let filters = filter::child_named(parent, name);
-        let list: NodeList = self
-            .call_json("look up a name", || {
-                self.request(Method::GET, url.clone())
-                    .query(&[("filters", filters.as_str())])
-            })
-            .await?;
-        let mut live = list
-            .data
-            .unwrap_or_default()
+        let mut live = self
+            .search_named(parent, name)
+            .await?
             .into_iter()
             .filter(|n| is_live_child(n, parent))
             .filter(|n| {
@@ -441,6 +433,18 @@ impl Drive {
     /// processed, reference §4, §8.6), if the service lists one. Not lagged by own writes:
     /// a pending node is never one of them.
     pub async fn pending_child(&self, parent: &str, name: &str) -> Result<Option<Node>> {
+        Ok(self
+            .search_named(parent, name)
+            .await?
+            .into_iter()
+            .find(|n| {
+                n.status == "PENDING" && n.parents.iter().any(|p| p == parent) && n.name() == name
+            }))
+    }
+
+    /// What the name search `parents:PARENT AND name:NAME` returns, as the service lists it
+    /// (lagged, any status).
+    async fn search_named(&self, parent: &str, name: &str) -> Result<Vec<Node>> {
         let url = self.metadata_url("nodes")?;
         let filters = filter::child_named(parent, name);
         let list: NodeList = self
@@ -449,9 +453,7 @@ impl Drive {
                     .query(&[("filters", filters.as_str())])
             })
             .await?;
-        Ok(list.data.unwrap_or_default().into_iter().find(|n| {
-            n.status == "PENDING" && n.parents.iter().any(|p| p == parent) && n.name() == name
-        }))
+        Ok(list.data.unwrap_or_default())
     }
 
     /// A node as the service has it now; `None` when it is gone (404).
