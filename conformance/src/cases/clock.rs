@@ -17,6 +17,45 @@ use crate::context::Ctx;
 use crate::target::Admin;
 use crate::{check, ensure, ensure_eq};
 
+/// A private in-process acd-mock built by `builder` (tokens that outlive a year of clock
+/// moves), with an [`Api`] for its default account and an [`Admin`] for its admin API. Keep the
+/// server alive while they are used.
+pub(crate) async fn private_mock(
+    ctx: &Ctx,
+    builder: acd_mock::MockServerBuilder,
+) -> Result<(acd_mock::MockServer, Api, Admin), Failure> {
+    let server = builder
+        .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .token_lifetime(std::time::Duration::from_secs(400 * 86_400))
+        .start()
+        .await
+        .map_err(|e| Failure::new("a private acd-mock starts", e.to_string()))?;
+    let minted = server
+        .mint_token(None)
+        .map_err(|e| Failure::new("a token from the private mock", e.to_string()))?;
+    let url = |u: String| {
+        url::Url::parse(&u).map_err(|e| Failure::new("a mock URL", format!("{u}: {e}")))
+    };
+    let base = ctx.api();
+    let api = Api {
+        metadata: url(server.metadata_url())?,
+        content: url(server.content_url())?,
+        token: minted.access_token,
+        scope: None,
+        ..base.clone()
+    };
+    let admin = Admin::new(server.url(), base.http.clone(), base.transport.clone());
+    Ok((server, api, admin))
+}
+
+/// Move the private mock's clock forward by `by` (a humantime duration).
+pub(crate) async fn advance(admin: &Admin, by: &str) -> Result<(), Failure> {
+    admin
+        .call(Method::POST, "clock", Some(json!({"advance": by})))
+        .await
+        .map(|_| ())
+}
+
 /// The checks of this module.
 pub fn checks() -> Vec<Check> {
     vec![check!(
@@ -30,42 +69,14 @@ pub fn checks() -> Vec<Check> {
                     "moves a mock's clock by a month: runs on the embedded mock only",
                 ));
             }
-            let server = acd_mock::MockServer::builder()
-                .listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-                .token_lifetime(std::time::Duration::from_secs(400 * 86_400))
-                .start()
-                .await
-                .map_err(|e| Failure::new("a private acd-mock starts", e.to_string()))?;
-            let minted = server
-                .mint_token(None)
-                .map_err(|e| Failure::new("a token from the private mock", e.to_string()))?;
-            let url = |u: String| {
-                url::Url::parse(&u).map_err(|e| Failure::new("a mock URL", format!("{u}: {e}")))
-            };
-            let base = ctx.api();
-            let api = Api {
-                metadata: url(server.metadata_url())?,
-                content: url(server.content_url())?,
-                token: minted.access_token,
-                scope: None,
-                ..base.clone()
-            };
-            let admin = Admin::new(server.url(), base.http.clone(), base.transport.clone());
+            let (_server, api, admin) = private_mock(&ctx, acd_mock::MockServer::builder()).await?;
             let root = id(&api.root().await?);
             let old = id(&api.file(&root, "trashed-30-days-ago.txt", b"old").await?);
             let young = id(&api.file(&root, "trashed-29-days-ago.txt", b"young").await?);
             api.trash(&old).await.expect(200, "PUT trash/{old}")?;
-            let advance = |by: &'static str| {
-                let admin = admin.clone();
-                async move {
-                    admin
-                        .call(Method::POST, "clock", Some(json!({"advance": by})))
-                        .await
-                }
-            };
-            advance("1d").await?;
+            advance(&admin, "1d").await?;
             api.trash(&young).await.expect(200, "PUT trash/{young}")?;
-            advance("29d 1m").await?;
+            advance(&admin, "29d 1m").await?;
             let gone = api.node(&old).await;
             ctx.record("purged_node", &gone.json());
             gone.expect(404, "GET nodes/{id} of a node trashed 30 days ago")?;

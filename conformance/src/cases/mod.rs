@@ -14,6 +14,7 @@ pub mod listing;
 pub mod moves;
 pub mod names;
 pub mod overwrite;
+pub mod pending;
 pub mod phantoms;
 pub mod range;
 pub mod root;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Check> {
         moves::checks(),
         committed::checks(),
         phantoms::checks(),
+        pending::checks(),
         changes::checks(),
         clock::checks(),
         account::checks(),
