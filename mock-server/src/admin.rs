@@ -15,14 +15,15 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::oauth::{TokenResponse, issue_tokens};
-use crate::api::{AppStateRef, Params, read_json};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Params, read_json};
 use crate::operation::Operation;
+use crate::state::AppState;
+use crate::state::AppStateRef;
 use crate::store::blobs::{BlobRef, synthetic_md5};
 use crate::store::meta::{Account, BatchNode, BatchParent};
 use crate::store::node::{Content, FILE, FOLDER, content_type_of, extension_of, name_problem};
+use crate::tokens::{TokenResponse, issue_tokens};
 
 /// The admin routes (nested under `/_mock`).
 pub fn router() -> Router<Arc<AppState>> {
@@ -243,7 +244,11 @@ async fn mint(state: AppStateRef, request: Request) -> ApiResult<Json<TokenRespo
         .map_or(state.config.token_lifetime, std::time::Duration::from_secs);
     let client_id = body.client_id.unwrap_or_default();
     Ok(Json(issue_tokens(
-        &state, account.id, &client_id, None, lifetime,
+        &state.meta,
+        account.id,
+        &client_id,
+        None,
+        lifetime,
     )?))
 }
 

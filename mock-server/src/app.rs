@@ -16,79 +16,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 
-use crate::api::signin::PendingConsents;
 use crate::api::{account, changes, content, nodes, oauth, properties, signin, trash};
-use crate::config::MockConfig;
 use crate::error::ApiError;
-use crate::journal::Journal;
-use crate::store::blobs::BlobStore;
-use crate::store::meta::MetaStore;
+pub use crate::state::AppState;
 use crate::{admin, journal};
-
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// The settings the server started with.
-    pub config: MockConfig,
-    /// The base URL clients reach the server at (no trailing slash).
-    pub base_url: String,
-    /// Metadata.
-    pub meta: MetaStore,
-    /// Bytes.
-    pub blobs: BlobStore,
-    /// The request journal.
-    pub journal: Journal,
-    /// Sign-ins waiting for the user's Allow or Deny.
-    pub consents: PendingConsents,
-    /// The TLS side of `--intercept`, when on.
-    pub interceptor: Option<crate::intercept::Interceptor>,
-    /// Fault rules, switches and their state.
-    pub faults: crate::faults::Faults,
-    /// Who may use `/_mock/*` and the dashboard.
-    pub admin: crate::ui::auth::AdminAuth,
-}
-
-impl AppState {
-    /// Lets the due phantom uploads and overwrites of `account` become real (reference §8.6);
-    /// a `search` also counts as one lookup for phantoms that wait for searches.
-    pub fn settle_phantoms(&self, account: i64, search: bool) {
-        for blob in self.faults.phantoms.settle(&self.meta, account, search) {
-            self.blobs.remove(&blob);
-        }
-    }
-
-    /// Purges the trash of `account` older than the trash retention by the mock's clock
-    /// (reference §6.11); the purged nodes appear as `PURGED` in the changes feed (§6.13).
-    /// Called before each authenticated request and when the clock is moved.
-    pub fn purge_expired_trash(&self, account: i64) -> crate::error::ApiResult<()> {
-        let retention = i64::try_from(self.config.trash_retention.as_millis()).unwrap_or(i64::MAX);
-        let (_, blobs) = self.meta.purge_expired(account, retention)?;
-        for blob in blobs {
-            self.blobs.remove(&blob);
-        }
-        Ok(())
-    }
-
-    /// The mock's current time in epoch milliseconds (the test clock, see [`crate::clock`]).
-    pub fn now_ms(&self) -> i64 {
-        self.meta.clock().now_ms()
-    }
-
-    /// The mock's test clock.
-    pub fn clock(&self) -> &Arc<crate::clock::Clock> {
-        self.meta.clock()
-    }
-
-    /// `metadataUrl`: the metadata API base, with its trailing slash.
-    pub fn metadata_url(&self) -> String {
-        format!("{}/drive/v1/", self.base_url)
-    }
-
-    /// `contentUrl`: the content API base, with its trailing slash.
-    pub fn content_url(&self) -> String {
-        format!("{}/cdproxy/", self.base_url)
-    }
-}
 
 /// Builds the router over the shared state.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -155,10 +86,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::faults::layer::apply,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::intercept::connect,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::marks::AccountSlot;
+use crate::state::AppState;
 use crate::store::meta::Account;
+use crate::tokens::caller_of;
 
 /// The account an API call acts for, from its `Authorization: Bearer` access token.
 /// A missing, unknown or expired token is a 401 `{"message":"Token has expired"}`.
@@ -28,28 +30,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or(ApiError::TokenExpired)?;
-        let row = state.meta.token(token)?.ok_or(ApiError::TokenExpired)?;
-        if row.kind != "access" || row.expires.is_some_and(|e| e <= state.now_ms()) {
-            return Err(ApiError::TokenExpired);
-        }
-        let account = state
-            .meta
-            .account(row.account)?
-            .ok_or(ApiError::TokenExpired)?;
+        let (account, row) =
+            caller_of(&state.meta, &parts.headers)?.ok_or(ApiError::TokenExpired)?;
         // Whatever the request, a phantom whose time has come is real before it is answered.
         state.settle_phantoms(account.id, false);
         // And trash older than the retention is gone (reference §6.11).
         state.purge_expired_trash(account.id)?;
-        if let Some(slot) = parts.extensions.get::<crate::journal::AccountSlot>() {
+        if let Some(slot) = parts.extensions.get::<AccountSlot>() {
             let _ = slot.0.set(account.email.clone());
         }
         Ok(Caller {

@@ -49,7 +49,7 @@ pub struct MockConfig {
     /// Largest JSON or form body accepted.
     pub max_json_body: usize,
     /// The token `/_mock/*` and the dashboard require (`None`: open, loopback only).
-    pub admin_token: Option<crate::ui::auth::AdminToken>,
+    pub admin_token: Option<crate::admin_access::AdminToken>,
 }
 
 impl Default for MockConfig {

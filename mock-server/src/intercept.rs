@@ -5,7 +5,8 @@
 //! hosts) is answered `200`, the tunnel is wrapped server-side in TLS with a certificate for those
 //! hosts signed by the mock's own CA, and the API is served inside it by the same router, with
 //! the same journal and fault layer as direct requests. `CONNECT` to any other host is 403: the
-//! mock is never an open proxy.
+//! mock is never an open proxy. This module holds the TLS side and the host check; the serving
+//! loop ([`crate::server`]) answers `CONNECT` and serves the tunnels.
 //!
 //! The CA (certificate and key, PEM) is written once and reused across restarts: to `--ca-out
 //! FILE` (key in `FILE.key`), else `<data-dir>/ca.pem`, else a temporary directory. Clients
@@ -14,11 +15,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -26,9 +22,7 @@ use rcgen::{
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-use crate::app::{self, AppState};
-use crate::error::ApiError;
+use tokio_rustls::server::TlsStream;
 
 /// The hosts the mock impersonates, as certificate names (a `*.` name covers one label).
 pub const HOSTS: [&str; 8] = [
@@ -179,6 +173,15 @@ impl Interceptor {
         })
     }
 
+    /// Wraps a tunnel's stream in TLS as the impersonated hosts (the server side of the
+    /// handshake).
+    pub async fn accept<IO>(&self, io: IO) -> std::io::Result<TlsStream<IO>>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        self.acceptor.accept(io).await
+    }
+
     /// Where the CA certificate (PEM) is.
     pub fn ca_path(&self) -> &Path {
         &self.ca_path
@@ -213,53 +216,6 @@ pub fn host_allowed(authority: &str) -> bool {
                     .is_some_and(|label| !label.is_empty() && !label.contains('.')),
                 None => host == *pattern,
             })
-}
-
-/// Middleware: answers `CONNECT` (tunnels for the service's hosts when interception is on,
-/// 403 otherwise) and passes every other request on.
-pub async fn connect(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    if request.method() != Method::CONNECT {
-        return next.run(request).await;
-    }
-    let authority = request
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .unwrap_or_default();
-    let Some(interceptor) = state.interceptor.as_ref() else {
-        return ApiError::Forbidden(
-            "CONNECT is refused: start acd-mock with --intercept to tunnel the service's hosts"
-                .into(),
-        )
-        .into_response();
-    };
-    if !host_allowed(&authority) {
-        tracing::warn!(%authority, "refused CONNECT to a host the mock does not impersonate");
-        return ApiError::Forbidden(format!(
-            "CONNECT to {authority} is refused: acd-mock only tunnels Amazon Drive's hosts"
-        ))
-        .into_response();
-    }
-    let acceptor = interceptor.acceptor.clone();
-    let app = app::router(Arc::clone(&state));
-    tokio::spawn(async move {
-        let upgraded = match hyper::upgrade::on(request).await {
-            Ok(upgraded) => upgraded,
-            Err(error) => {
-                tracing::warn!(%error, "CONNECT upgrade failed");
-                return;
-            }
-        };
-        let tls = match acceptor.accept(TokioIo::new(upgraded)).await {
-            Ok(tls) => tls,
-            Err(error) => {
-                tracing::warn!(%authority, %error, "TLS handshake in the tunnel failed (does the client trust the CA?)");
-                return;
-            }
-        };
-        crate::server::connection(app, tls).await;
-    });
-    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! the dashboard's live request list.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -17,9 +18,10 @@ use axum::response::Response;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::app::AppState;
+use crate::faults::respond::is_reset;
+use crate::marks::{AccountSlot, Committed, Fired};
 use crate::operation::Operation;
-use crate::util::{format_ms, now_ms};
+use crate::util::{format_ms, logref, now_ms};
 
 /// How many entries the journal keeps.
 pub const CAPACITY: usize = 10_000;
@@ -63,17 +65,18 @@ pub struct Entry {
     pub account: Option<String>,
 }
 
-/// Where [`crate::auth::Caller`] leaves the account a request acted for, so its journal entry
-/// can name it (the journal runs before authentication and does not look tokens up itself).
-#[derive(Debug, Clone, Default)]
-pub struct AccountSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
-
 /// How many entries a slow live subscriber may fall behind before it misses some.
 pub const LIVE_BACKLOG: usize = 1024;
 
-/// The bounded journal.
-#[derive(Debug)]
+/// The bounded journal. Cloning it is cheap and shares the entries (the journal middleware
+/// holds a clone).
+#[derive(Debug, Clone)]
 pub struct Journal {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     inner: Mutex<(u64, VecDeque<Entry>)>,
     live: broadcast::Sender<Entry>,
     closed: watch::Sender<bool>,
@@ -82,9 +85,11 @@ pub struct Journal {
 impl Default for Journal {
     fn default() -> Self {
         Self {
-            inner: Mutex::default(),
-            live: broadcast::channel(LIVE_BACKLOG).0,
-            closed: watch::channel(false).0,
+            shared: Arc::new(Shared {
+                inner: Mutex::default(),
+                live: broadcast::channel(LIVE_BACKLOG).0,
+                closed: watch::channel(false).0,
+            }),
         }
     }
 }
@@ -92,7 +97,7 @@ impl Default for Journal {
 impl Journal {
     /// Adds an entry, giving it the next sequence number, and broadcasts it to live subscribers.
     pub fn push(&self, mut entry: Entry) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.0 += 1;
         entry.seq = inner.0;
         if inner.1.len() == CAPACITY {
@@ -100,48 +105,52 @@ impl Journal {
         }
         inner.1.push_back(entry.clone());
         // Sent under the lock, so subscribers see entries in sequence order. No subscriber: fine.
-        let _ = self.live.send(entry);
+        let _ = self.shared.live.send(entry);
     }
 
     /// Entries as they are recorded from now on, and the sequence number of the last entry
     /// recorded before (read together: the receiver gets exactly the entries after it; see
     /// [`Journal::entries_after`] for the backlog up to it).
     pub fn subscribe(&self) -> (u64, broadcast::Receiver<Entry>) {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        (inner.0, self.live.subscribe())
+        let inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.0, self.shared.live.subscribe())
     }
 
     /// The kept entries with a sequence number above `seq`, oldest first.
     pub fn entries_after(&self, seq: u64) -> Vec<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.1.iter().filter(|e| e.seq > seq).cloned().collect()
     }
 
     /// The sequence number of the latest entry (0 before the first).
     pub fn last_seq(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0
+        self.shared
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
     }
 
     /// The kept entry with this sequence number.
     pub fn entry(&self, seq: u64) -> Option<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.1.iter().find(|e| e.seq == seq).cloned()
     }
 
     /// Ends every live stream (the server is shutting down: open event streams would otherwise
     /// keep the graceful shutdown waiting forever).
     pub fn close_streams(&self) {
-        self.closed.send_replace(true);
+        self.shared.closed.send_replace(true);
     }
 
     /// Turns `true` when the server shuts down.
     pub fn closed(&self) -> watch::Receiver<bool> {
-        self.closed.subscribe()
+        self.shared.closed.subscribe()
     }
 
     /// The last `limit` entries, oldest first, optionally only of one operation.
     pub fn entries(&self, limit: usize, operation: Option<Operation>) -> Vec<Entry> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = self.shared.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut picked: Vec<Entry> = inner
             .1
             .iter()
@@ -156,7 +165,8 @@ impl Journal {
 
     /// Forgets every entry.
     pub fn clear(&self) {
-        self.inner
+        self.shared
+            .inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .1
@@ -187,11 +197,17 @@ pub fn redact_query(query: &str) -> String {
 /// Middleware: classifies the request (the [`Operation`] goes into its extensions for the
 /// layers and handlers after it), gives the response an `x-amzn-RequestId` as the service did,
 /// and journals it with its final status.
-pub async fn record(
-    State(state): State<std::sync::Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn record(State(journal): State<Journal>, request: Request, next: Next) -> Response {
+    journaled(&journal, request, |request| next.run(request)).await
+}
+
+/// Journals one request served by `serve` (the [`record`] middleware's work, also used by the
+/// serving loop for `CONNECT`, which never reaches the router).
+pub async fn journaled<F, Fut>(journal: &Journal, mut request: Request, serve: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let time = format_ms(now_ms());
     let method = request.method().clone();
@@ -211,27 +227,21 @@ pub async fn record(
         .get("x-acd-mock-scope")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut response = next.run(request).await;
-    if let Ok(id) = axum::http::HeaderValue::from_str(&crate::util::logref()) {
+    let mut response = serve(request).await;
+    if let Ok(id) = axum::http::HeaderValue::from_str(&logref()) {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
     // A reset sends nothing: the journal records status 0.
-    let status = if crate::faults::respond::is_reset(&response) {
+    let status = if is_reset(&response) {
         0
     } else {
         response.status().as_u16()
     };
-    let fault = response
-        .extensions()
-        .get::<crate::faults::layer::Fired>()
-        .map(|f| f.0.clone());
-    let committed = response
-        .extensions()
-        .get::<crate::faults::layer::Committed>()
-        .map(|c| c.0);
+    let fault = response.extensions().get::<Fired>().map(|f| f.0.clone());
+    let committed = response.extensions().get::<Committed>().map(|c| c.0);
     tracing::info!(%method, %path, %operation, status, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     if operation != Operation::Admin {
-        state.journal.push(Entry {
+        journal.push(Entry {
             seq: 0,
             time,
             method: method.to_string(),

@@ -2,18 +2,24 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod admin_access;
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod error;
+pub mod extract;
 pub mod faults;
 pub mod intercept;
 pub mod journal;
+pub mod marks;
 pub mod operation;
 pub mod server;
+pub mod state;
 pub mod store;
+pub mod tokens;
 pub mod ui;
 pub mod util;
 
@@ -26,11 +32,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use api::oauth::TokenResponse;
-pub use app::AppState;
 pub use config::MockConfig;
+pub use state::AppState;
 pub use store::filter::NameMatch;
 pub use store::meta::Account;
+pub use tokens::TokenResponse;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +187,7 @@ impl MockServerBuilder {
     /// Require this token for `/_mock/*` and the dashboard (`Authorization: Bearer TOKEN`, or
     /// the dashboard's login form). Needed to listen beyond loopback.
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.config.admin_token = Some(ui::auth::AdminToken::new(token));
+        self.config.admin_token = Some(admin_access::AdminToken::new(token));
         self
     }
 
@@ -270,13 +276,13 @@ pub async fn prepare(config: MockConfig) -> Result<(TcpListener, Arc<AppState>),
     let state = Arc::new(AppState {
         config,
         base_url,
-        meta,
+        meta: Arc::new(meta),
         blobs,
         journal: journal::Journal::default(),
-        consents: api::signin::PendingConsents::default(),
+        consents: consent::PendingConsents::default(),
         interceptor,
-        faults,
-        admin: ui::auth::AdminAuth::new(config_admin_token),
+        faults: Arc::new(faults),
+        admin: admin_access::AdminAuth::new(config_admin_token),
     });
     admin::ensure_default_account(&state)?;
     Ok((listener, state))
@@ -288,7 +294,7 @@ pub fn check_admin_token(config: &MockConfig) -> Result<(), StartError> {
     if config.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
         return Err(StartError::EmptyAdminToken);
     }
-    if !ui::auth::listen_allowed(&config.listen, config.admin_token.as_ref()) {
+    if !admin_access::listen_allowed(&config.listen, config.admin_token.as_ref()) {
         return Err(StartError::AdminTokenRequired {
             addr: config.listen,
         });
@@ -356,8 +362,8 @@ impl MockServer {
         let account = self.state.meta.account_by_email(email)?.ok_or_else(|| {
             error::ApiError::NotFound(format!("No account with the email {email}"))
         })?;
-        api::oauth::issue_tokens(
-            &self.state,
+        tokens::issue_tokens(
+            &self.state.meta,
             account.id,
             "",
             None,

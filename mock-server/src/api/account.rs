@@ -3,9 +3,9 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-use crate::api::AppStateRef;
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::state::AppStateRef;
 use crate::util::format_ms;
 
 /// `GET account/endpoint`: the metadata and content URLs, both pointing at this server.

@@ -22,10 +22,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{AppStateRef, read_json};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::read_json;
+use crate::state::AppState;
+use crate::state::AppStateRef;
 
 /// A number or a string holding one (go-acd and acd_cli send some fields as strings).
 #[derive(Debug, Deserialize)]

@@ -9,15 +9,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::nodes::{created_by, valid_local_id, valid_name};
-use crate::api::{AppStateRef, Params};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, UNREADABLE_REQUEST};
+use crate::extract::Params;
 use crate::faults::layer::mark;
 use crate::faults::phantom::{Appear, Pending, Phantom};
 use crate::faults::respond;
 use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
 use crate::operation::Operation;
+use crate::state::AppState;
+use crate::state::AppStateRef;
 use crate::store::blobs::Written;
 use crate::store::meta::NewNode;
 use crate::store::node::{AVAILABLE, Content, FILE, Node, PENDING, content_type_of, extension_of};

@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{AppStateRef, Params, list_json, node_json, paging, read_json, take_lost_page};
-use crate::app::AppState;
+use crate::api::{list_json, node_json, paging, take_lost_page};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Params, read_json};
+use crate::state::AppState;
+use crate::state::AppStateRef;
 use crate::store::filter::{Filter, parse};
 use crate::store::meta::{NewNode, Patch};
 use crate::store::node::{AVAILABLE, FOLDER, PENDING, name_problem};

@@ -11,75 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
 
-use crate::api::AppStateRef;
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, AppStateRef};
 use crate::store::meta::TokenRow;
-use crate::util::random_base64;
 
-/// The token JSON the endpoint answers with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenResponse {
-    /// `Atza|...`.
-    pub access_token: String,
-    /// `Atzr|...`.
-    pub refresh_token: String,
-    /// Always `bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-}
-
-/// Issues a new access token (and, unless one is given, a new refresh token) for an account.
-pub fn issue_tokens(
-    state: &AppState,
-    account: i64,
-    client_id: &str,
-    refresh_token: Option<String>,
-    lifetime: std::time::Duration,
-) -> ApiResult<TokenResponse> {
-    let access = format!("Atza|{}", random_base64(264));
-    let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
-    state.meta.insert_token(
-        &access,
-        &TokenRow {
-            kind: "access".into(),
-            account,
-            client_id: client_id.into(),
-            expires: Some(state.now_ms().saturating_add(lifetime_ms)),
-            redirect_uri: None,
-            scope: None,
-            used: false,
-        },
-    )?;
-    let refresh = match refresh_token {
-        Some(token) => token,
-        None => {
-            let token = format!("Atzr|{}", random_base64(264));
-            state.meta.insert_token(
-                &token,
-                &TokenRow {
-                    kind: "refresh".into(),
-                    account,
-                    client_id: client_id.into(),
-                    expires: None,
-                    redirect_uri: None,
-                    scope: None,
-                    used: false,
-                },
-            )?;
-            token
-        }
-    };
-    Ok(TokenResponse {
-        access_token: access,
-        refresh_token: refresh,
-        token_type: "bearer".into(),
-        expires_in: lifetime.as_secs(),
-    })
-}
+pub use crate::tokens::{TokenResponse, issue_tokens};
 
 fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> ApiError {
     ApiError::OAuth {
@@ -182,7 +119,7 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
                 return Err(invalid_grant("refresh_token"));
             }
             issue_tokens(
-                state,
+                &state.meta,
                 row.account,
                 &row.client_id,
                 Some(token.to_string()),
@@ -204,7 +141,7 @@ async fn exchange(state: &AppState, request: Request) -> ApiResult<TokenResponse
                 return Err(invalid_grant("code"));
             }
             issue_tokens(
-                state,
+                &state.meta,
                 row.account,
                 &client_id,
                 None,

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{AppStateRef, read_json};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::read_json;
+use crate::state::AppStateRef;
 
 /// Longest property value, in characters.
 const MAX_VALUE: usize = 500;

@@ -8,22 +8,20 @@
 //! no scripts, no external assets.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::api::{AppStateRef, Params};
-use crate::app::AppState;
+use crate::consent::AuthRequest;
+use crate::extract::Params;
+use crate::state::{AppState, AppStateRef};
 use crate::store::meta::TokenRow;
 use crate::util::random_base64;
 
 /// How long a code stays exchangeable.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(300);
-/// How long a signed-in, not yet answered consent page stays valid.
-const CONSENT_LIFETIME_MS: i64 = 10 * 60 * 1000;
 
 /// The scopes Login with Amazon knew for Amazon Drive apps (reference §1.1).
 const KNOWN_SCOPES: [&str; 10] = [
@@ -38,41 +36,6 @@ const KNOWN_SCOPES: [&str; 10] = [
     "profile:user_id",
     "postal_code",
 ];
-
-/// An authorization request, as the app sent it.
-#[derive(Debug, Clone)]
-struct AuthRequest {
-    client_id: String,
-    redirect_uri: String,
-    scope: String,
-    state: Option<String>,
-}
-
-/// Consent pages waiting for Allow or Deny: a random ticket → (account, request, deadline).
-#[derive(Debug, Default)]
-pub struct PendingConsents {
-    inner: Mutex<HashMap<String, (i64, AuthRequest, i64)>>,
-}
-
-impl PendingConsents {
-    fn insert(&self, account: i64, request: AuthRequest, now: i64) -> String {
-        let ticket = random_base64(24);
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (_, _, deadline)| *deadline > now);
-        map.insert(
-            ticket.clone(),
-            (account, request, now + CONSENT_LIFETIME_MS),
-        );
-        ticket
-    }
-
-    fn take(&self, ticket: &str, now: i64) -> Option<(i64, AuthRequest)> {
-        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(ticket)
-            .filter(|(_, _, deadline)| *deadline > now)
-            .map(|(account, request, _)| (account, request))
-    }
-}
 
 /// Escapes text for HTML element content and attribute values.
 fn esc(text: &str) -> String {

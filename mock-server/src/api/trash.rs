@@ -5,9 +5,11 @@ use axum::body::Body;
 use axum::extract::Path;
 use serde_json::Value;
 
-use crate::api::{AppStateRef, Params, list_json, paging};
+use crate::api::{list_json, paging};
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extract::Params;
+use crate::state::AppStateRef;
 
 /// `PUT trash/{id}`: trash a node (a folder takes its subtree along). The root is 403.
 pub async fn trash(

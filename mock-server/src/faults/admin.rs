@@ -1,30 +1,32 @@
 //! `/_mock/faults`: add, list, inspect and remove rules at run time; read and set the switches.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, Request};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{AppStateRef, Params, read_json};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Params, read_json};
 use crate::faults::FaultPlan;
+use crate::faults::layer::FaultGate;
 use crate::faults::rule::Rule;
 use crate::faults::settings::Settings;
 
-/// The routes, nested under `/_mock/faults`.
-pub fn router() -> Router<Arc<AppState>> {
+/// The routes, nested under `/_mock/faults`; they need only the server's [`FaultGate`].
+pub fn router<S>() -> Router<S>
+where
+    FaultGate: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
         .route("/", get(list).post(add).delete(clear))
         .route("/settings", get(settings).put(set_settings))
         .route("/{id}", get(one).delete(remove))
 }
 
-async fn list(state: AppStateRef) -> Json<Value> {
+async fn list(State(state): State<FaultGate>) -> Json<Value> {
     let faults = &state.faults;
     Json(json!({
         "seed": faults.seed(),
@@ -44,14 +46,17 @@ enum AddBody {
 
 /// `POST /_mock/faults`: JSON (one rule or `{"rules":[...]}`), or TOML in the profile format
 /// when the Content-Type says so. 201 with the new ids; a bad rule is 400 naming the field.
-async fn add(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn add(
+    State(state): State<FaultGate>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let is_toml = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("toml"));
     let rules = if is_toml {
-        let bytes = axum::body::to_bytes(request.into_body(), state.config.max_json_body)
+        let bytes = axum::body::to_bytes(request.into_body(), state.max_json_body)
             .await
             .map_err(|_| ApiError::bad_request("The body is too large"))?;
         let text = String::from_utf8(bytes.to_vec())
@@ -70,7 +75,7 @@ async fn add(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Jso
         }
         plan.rules
     } else {
-        let bytes = axum::body::to_bytes(request.into_body(), state.config.max_json_body)
+        let bytes = axum::body::to_bytes(request.into_body(), state.max_json_body)
             .await
             .map_err(|_| ApiError::bad_request("The body is too large"))?;
         let body: AddBody = serde_json::from_slice(&bytes).map_err(|e| {
@@ -93,13 +98,13 @@ async fn add(state: AppStateRef, request: Request) -> ApiResult<(StatusCode, Jso
 }
 
 /// `DELETE /_mock/faults[?scope=S]`: every rule, or every rule of one scope.
-async fn clear(state: AppStateRef, params: Params) -> Json<Value> {
+async fn clear(State(state): State<FaultGate>, params: Params) -> Json<Value> {
     let removed = state.faults.clear(params.get("scope"));
     Json(json!({"removed": removed}))
 }
 
 /// `GET /_mock/faults/{id}`: the rule with its `matches` and `fired` counts.
-async fn one(state: AppStateRef, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn one(State(state): State<FaultGate>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     state
         .faults
         .rules()
@@ -109,7 +114,7 @@ async fn one(state: AppStateRef, Path(id): Path<String>) -> ApiResult<Json<Value
         .ok_or_else(|| ApiError::NotFound(format!("No fault rule {id}")))
 }
 
-async fn remove(state: AppStateRef, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(State(state): State<FaultGate>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     if state.faults.remove(&id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -117,14 +122,16 @@ async fn remove(state: AppStateRef, Path(id): Path<String>) -> ApiResult<StatusC
     }
 }
 
-async fn settings(state: AppStateRef) -> Json<Settings> {
+async fn settings(State(state): State<FaultGate>) -> Json<Settings> {
     Json(state.faults.settings())
 }
 
 /// `PUT /_mock/faults/settings`: replaces every switch (unknown fields are refused by name).
-async fn set_settings(state: AppStateRef, request: Request) -> ApiResult<Json<Settings>> {
-    let settings: Settings =
-        read_json(request.into_body(), state.config.max_json_body, true).await?;
+async fn set_settings(
+    State(state): State<FaultGate>,
+    request: Request,
+) -> ApiResult<Json<Settings>> {
+    let settings: Settings = read_json(request.into_body(), state.max_json_body, true).await?;
     state.faults.set_settings(settings.clone());
     Ok(Json(settings))
 }

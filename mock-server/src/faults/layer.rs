@@ -7,43 +7,35 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::app::AppState;
+use crate::faults::Faults;
 use crate::faults::limits::Verdict;
 use crate::faults::respond::{self, with_retry_after};
 use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState, When};
 use crate::operation::Operation;
+use crate::store::meta::MetaStore;
+use crate::tokens::caller_of;
 
-/// Which rule (or behaviour) fired on a response; the journal records it.
+pub use crate::marks::{Committed, Fired, mark};
+
+/// What the fault layer and the fault admin API need of the server: the fault state, the
+/// metadata store (to resolve a request's bearer token to its account) and the JSON body limit.
+/// A sub-state of [`crate::state::AppState`] (axum `FromRef`).
 #[derive(Debug, Clone)]
-pub struct Fired(pub String);
-
-/// The status the handler answered before an `after_commit` fault replaced or cut its
-/// response; the journal records it as the commit.
-#[derive(Debug, Clone, Copy)]
-pub struct Committed(pub u16);
-
-/// Marks a response with the rule that fired.
-pub fn mark(mut response: Response, id: &str) -> Response {
-    response.extensions_mut().insert(Fired(id.to_string()));
-    response
+pub struct FaultGate {
+    /// Fault rules, switches and their state.
+    pub faults: Arc<Faults>,
+    /// The metadata store.
+    pub meta: Arc<MetaStore>,
+    /// The largest JSON body the admin API reads.
+    pub max_json_body: usize,
 }
 
 /// The email of the account behind the request's bearer token, if valid.
-pub fn account_of(state: &AppState, request: &Request) -> Option<String> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .split_once(' ')?
-        .1
-        .trim()
-        .to_string();
-    let row = state.meta.token(&token).ok()??;
-    if row.kind != "access" || row.expires.is_some_and(|e| e <= state.now_ms()) {
-        return None;
-    }
-    state.meta.account(row.account).ok()?.map(|a| a.email)
+pub fn account_of(meta: &MetaStore, request: &Request) -> Option<String> {
+    caller_of(meta, request.headers())
+        .ok()
+        .flatten()
+        .map(|(account, _)| account.email)
 }
 
 /// The node a request is about (for the per-node limit).
@@ -81,7 +73,7 @@ fn facts<'a>(
 }
 
 /// Middleware: the stateful switches, then the first rule that matches and fires.
-pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn apply(State(gate): State<FaultGate>, request: Request, next: Next) -> Response {
     let operation = request
         .extensions()
         .get::<Operation>()
@@ -90,7 +82,7 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
     if matches!(operation, Operation::Admin | Operation::Connect) {
         return next.run(request).await;
     }
-    let faults = &state.faults;
+    let faults = &gate.faults;
     if faults.settings().app_revoked {
         return mark(
             respond::preset(ErrorPreset::RateExceededBare),
@@ -101,7 +93,7 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
     let wants_account =
         faults.limits.active() || rules.iter().any(|r| r.rule.matcher.account.is_some());
     let account = if wants_account {
-        account_of(&state, &request)
+        account_of(&gate.meta, &request)
     } else {
         None
     };
@@ -146,7 +138,7 @@ pub async fn apply(State(state): State<Arc<AppState>>, request: Request, next: N
         }
         Some(rule) => {
             let id = rule.rule.id.clone();
-            mark(act(&state, &rule, operation, request, next).await, &id)
+            mark(act(faults, &rule, operation, request, next).await, &id)
         }
         None => next.run(request).await,
     }
@@ -192,13 +184,12 @@ async fn after_commit(rule: &RuleState, request: Request, next: Next) -> Respons
 }
 
 async fn act(
-    state: &AppState,
+    faults: &Faults,
     rule: &RuleState,
     operation: Operation,
     request: Request,
     next: Next,
 ) -> Response {
-    let faults = &state.faults;
     match &rule.rule.action {
         Action::Error { error, retry_after } => {
             drain(request).await;

@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::escape::{Esc, url_component};
 use super::layout::{Nav, UiError, UiResult, bytes, csrf_field, html, page, read_form, time};
-use crate::api::oauth::issue_tokens;
-use crate::api::{AppStateRef, Params};
-use crate::app::AppState;
+use crate::extract::Params;
+use crate::state::AppState;
+use crate::state::AppStateRef;
 use crate::store::filter::Filter;
 use crate::store::meta::{Account, Page};
 use crate::store::node::Node;
+use crate::tokens::issue_tokens;
 
 /// Children per page of the tree view.
 const PAGE: u32 = 50;
@@ -339,7 +340,13 @@ pub async fn mint(
         return refused;
     }
     let minted = account(&state, &account_id).and_then(|account| {
-        let tokens = issue_tokens(&state, account.id, "", None, state.config.token_lifetime)?;
+        let tokens = issue_tokens(
+            &state.meta,
+            account.id,
+            "",
+            None,
+            state.config.token_lifetime,
+        )?;
         Ok((account, tokens))
     });
     let (account, tokens) = match minted {

@@ -21,9 +21,10 @@ use futures_util::Stream;
 use tokio::sync::{broadcast, watch};
 
 use super::filter::RequestFilter;
-use crate::api::{AppStateRef, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Params;
 use crate::journal::Entry;
+use crate::state::AppStateRef;
 
 /// What one stream still has to send.
 struct Feed {

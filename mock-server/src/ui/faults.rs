@@ -11,11 +11,11 @@ use axum::response::Response;
 
 use super::escape::Esc;
 use super::layout::{Nav, csrf_field, html, page, read_form, see_other};
-use crate::api::AppStateRef;
-use crate::app::AppState;
 use crate::faults::FaultPlan;
 use crate::faults::profiles::{self, BUILT_IN};
 use crate::faults::rule::Rule;
+use crate::state::AppState;
+use crate::state::AppStateRef;
 
 /// The page, with an optional error about the last submission and the text to refill.
 fn render(state: &AppState, error: Option<&str>, draft: &str, format: &str) -> String {

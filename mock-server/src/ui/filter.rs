@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use crate::api::Params;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Params;
 use crate::journal::Entry;
 use crate::operation::Operation;
 

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::auth::CSRF_FIELD;
 use super::escape::Esc;
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The sections of the navigation bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

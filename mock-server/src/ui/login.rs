@@ -7,7 +7,8 @@ use axum::response::Response;
 use super::auth::clear_cookie;
 use super::escape::Esc;
 use super::layout::{html, read_form, see_other};
-use crate::api::{AppStateRef, Params};
+use crate::extract::Params;
+use crate::state::AppStateRef;
 
 /// Where to go after signing in: a dashboard page, never another site.
 fn safe_next(next: Option<&str>) -> &str {

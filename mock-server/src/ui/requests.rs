@@ -10,8 +10,9 @@ use axum::response::Response;
 use super::escape::{Esc, url_component};
 use super::filter::{OPERATIONS, RequestFilter};
 use super::layout::{Nav, UiError, UiResult, html, page};
-use crate::api::{AppStateRef, Params};
+use crate::extract::Params;
 use crate::journal::Entry;
+use crate::state::AppStateRef;
 
 /// How many rows the page renders (the journal keeps more; filters reach them all).
 const ROWS: usize = 500;
