@@ -111,3 +111,99 @@ fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::faults::rule::Rule;
+    use crate::operation::{Operation, ROUTES};
+
+    async fn state() -> Arc<AppState> {
+        let (_, state) = crate::prepare(crate::MockConfig::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        state
+    }
+
+    async fn send(app: &Router, method: &str, path: &str) -> Response {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        match app.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The route table and the router agree: every entry of the table with a concrete path
+    /// reaches a handler (not the 404 or 405 fallback) for its methods (for one of them when
+    /// it names none). An unauthenticated request is refused by the handler's extractor.
+    #[tokio::test]
+    async fn the_router_serves_every_route_of_the_table() {
+        let app = router(state().await);
+        for route in ROUTES.iter().filter(|r| !r.pattern.contains("{*")) {
+            let path: String = route
+                .pattern
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let methods: &[&str] = if route.methods.is_empty() {
+                &["GET", "POST", "PUT", "PATCH", "DELETE"]
+            } else {
+                route.methods
+            };
+            let mut served = Vec::new();
+            for method in methods {
+                let status = send(&app, method, &path).await.status().as_u16();
+                if status != 404 && status != 405 {
+                    served.push(*method);
+                }
+            }
+            if route.methods.is_empty() {
+                assert!(!served.is_empty(), "{path}: no method reaches a handler");
+            } else {
+                assert_eq!(served, methods, "{path}: not every method is routed");
+            }
+        }
+    }
+
+    /// The layers' order matters, and this fails if it changes: the journal (outermost)
+    /// classifies before the fault layer matches by operation, and records the fault the fault
+    /// layer (inside it) marked on the response; the admin gate (inside the fault layer) does
+    /// not hide API requests from faults.
+    #[tokio::test]
+    async fn the_journal_classifies_before_faults_and_records_what_they_did() {
+        let state = state().await;
+        let rule: Rule = serde_json::from_value(serde_json::json!({
+            "id": "order",
+            "match": {"operation": "get_node"},
+            "action": {"kind": "error", "error": "internal_failure"},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        state
+            .faults
+            .add(vec![rule])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let app = router(Arc::clone(&state));
+        let response = send(&app, "GET", "/drive/v1/nodes/abc").await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().contains_key("x-amzn-requestid"));
+        let entries = state.journal.entries(10, None);
+        let last = entries
+            .last()
+            .unwrap_or_else(|| panic!("nothing journaled"));
+        assert_eq!(last.operation, Operation::GetNode);
+        assert_eq!(last.fault.as_deref(), Some("order"));
+        assert_eq!(last.status, 500);
+        // Another operation passes the fault layer to its handler (401: no token).
+        let other = send(&app, Method::PATCH.as_str(), "/drive/v1/nodes/abc").await;
+        assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -1,4 +1,6 @@
-//! Names for what a request does, shared by the request journal and the fault layer.
+//! Names for what a request does, shared by the request journal and the fault layer, and the
+//! route table ([`ROUTES`]) that gives them: a new endpoint is one line here beside its route in
+//! [`crate::app::router`] (a test checks the two agree).
 //!
 //! The classification looks only at the method, the path and the `filters` parameter, so it can
 //! run before routing and before authentication: a fault rule can match on it.
@@ -95,63 +97,197 @@ impl Operation {
         }
     }
 
-    /// Classifies a request.
+    /// Every operation, in declaration order.
+    pub const ALL: [Operation; 25] = [
+        Self::Endpoint,
+        Self::Token,
+        Self::SignIn,
+        Self::Root,
+        Self::Lookup,
+        Self::List,
+        Self::GetNode,
+        Self::CreateFolder,
+        Self::Upload,
+        Self::Overwrite,
+        Self::Download,
+        Self::Templink,
+        Self::Patch,
+        Self::Move,
+        Self::AddParent,
+        Self::RemoveParent,
+        Self::Trash,
+        Self::Restore,
+        Self::Purge,
+        Self::Changes,
+        Self::Account,
+        Self::Properties,
+        Self::Admin,
+        Self::Connect,
+        Self::Other,
+    ];
+
+    /// The operations a fault rule can match (the fault layer lets `admin` and `connect` by),
+    /// comma-separated: the list the rule parser's error message gives.
+    pub fn rule_names() -> String {
+        Self::ALL
+            .iter()
+            .filter(|op| !matches!(op, Self::Admin | Self::Connect))
+            .map(|op| op.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Classifies a request by [`ROUTES`] (the first entry that matches); `CONNECT` is
+    /// `connect`, a request no entry matches is `other`.
     pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Self {
         if method == Method::CONNECT {
             return Self::Connect;
         }
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let m = method;
-        match segments.as_slice() {
-            ["auth", "o2", "token"] => Self::Token,
-            ["ap", ..] => Self::SignIn,
-            ["_mock", ..] => Self::Admin,
-            ["drive", "v1", rest @ ..] => Self::classify_metadata(m, rest, query),
-            ["cdproxy", "nodes"] if m == Method::POST => Self::Upload,
-            ["cdproxy", "nodes", _, "content"] if m == Method::PUT => Self::Overwrite,
-            ["cdproxy", "nodes", _, "content"] if m == Method::GET => Self::Download,
-            ["cdproxy", "templink", ..] | ["s3", ..] => Self::Templink,
-            _ => Self::Other,
+        let Some(route) = route_of(method, path) else {
+            return Self::Other;
+        };
+        if route.operation != Self::List || route.pattern != "/drive/v1/nodes" {
+            return route.operation;
         }
+        // A search is named by its filters.
+        let filters = query
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k == "filters")
+                    .map(|(_, v)| v.into_owned())
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        if filters.contains("isRoot:true") {
+            Self::Root
+        } else if filters.contains("name:") {
+            Self::Lookup
+        } else {
+            Self::List
+        }
+    }
+}
+
+/// One entry of the route table: which requests are which [`Operation`].
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The methods (empty: any method).
+    pub methods: &'static [&'static str],
+    /// The path, in the router's syntax (as axum's `MatchedPath` gives it): `{name}` is one
+    /// segment; a last `{*rest}` is any number of segments, none included. Slashes at either
+    /// end do not matter.
+    pub pattern: &'static str,
+    /// What such a request does. `list` on `GET /drive/v1/nodes` is refined by the
+    /// `filters` parameter into `root`, `lookup` or `list`.
+    pub operation: Operation,
+}
+
+const fn route(
+    methods: &'static [&'static str],
+    pattern: &'static str,
+    operation: Operation,
+) -> Route {
+    Route {
+        methods,
+        pattern,
+        operation,
+    }
+}
+
+const ANY: &[&str] = &[];
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+const PUT: &[&str] = &["PUT"];
+const PATCH: &[&str] = &["PATCH"];
+const DELETE: &[&str] = &["DELETE"];
+
+/// The route table: every route of the router ([`crate::app::router`]) with its operation, in
+/// the order they are tried. The journal classifies requests by it, the fault layer finds the
+/// node a request is about by it ([`node_of`]: its `{id}` or `{parent}` segment), and the rule
+/// parser names the operations from [`Operation::ALL`]. Entries with any method keep a request
+/// of a method the router refuses (405) under its route's name, as the service's logs did.
+/// A test checks that the router serves every entry with a concrete method.
+pub const ROUTES: &[Route] = &[
+    route(ANY, "/auth/o2/token", Operation::Token),
+    route(ANY, "/ap/{*rest}", Operation::SignIn),
+    route(ANY, "/_mock/{*rest}", Operation::Admin),
+    route(ANY, "/drive/v1/account/endpoint", Operation::Endpoint),
+    route(ANY, "/drive/v1/account/info", Operation::Account),
+    route(ANY, "/drive/v1/account/quota", Operation::Account),
+    route(ANY, "/drive/v1/account/usage", Operation::Account),
+    route(GET, "/drive/v1/nodes", Operation::List),
+    route(POST, "/drive/v1/nodes", Operation::CreateFolder),
+    route(GET, "/drive/v1/nodes/{id}", Operation::GetNode),
+    route(PATCH, "/drive/v1/nodes/{id}", Operation::Patch),
+    route(DELETE, "/drive/v1/nodes/{id}", Operation::Purge),
+    route(POST, "/drive/v1/nodes/{id}/children", Operation::Move),
+    route(ANY, "/drive/v1/nodes/{id}/children", Operation::List),
+    route(
+        PUT,
+        "/drive/v1/nodes/{parent}/children/{child}",
+        Operation::AddParent,
+    ),
+    route(
+        DELETE,
+        "/drive/v1/nodes/{parent}/children/{child}",
+        Operation::RemoveParent,
+    ),
+    route(
+        ANY,
+        "/drive/v1/nodes/{id}/properties/{*rest}",
+        Operation::Properties,
+    ),
+    route(ANY, "/drive/v1/trash", Operation::List),
+    route(ANY, "/drive/v1/trash/{id}", Operation::Trash),
+    route(ANY, "/drive/v1/trash/{id}/restore", Operation::Restore),
+    route(ANY, "/drive/v1/changes", Operation::Changes),
+    route(POST, "/cdproxy/nodes", Operation::Upload),
+    route(PUT, "/cdproxy/nodes/{id}/content", Operation::Overwrite),
+    route(GET, "/cdproxy/nodes/{id}/content", Operation::Download),
+    route(ANY, "/cdproxy/templink/{*rest}", Operation::Templink),
+    route(ANY, "/s3/{*rest}", Operation::Templink),
+];
+
+impl Route {
+    /// The path's captures when it matches the pattern (`None`: no match).
+    fn captures<'p>(&self, path: &'p str) -> Option<Vec<(&'static str, &'p str)>> {
+        let mut given = path.trim_matches('/').split('/');
+        let mut captures = Vec::new();
+        for want in self.pattern.trim_matches('/').split('/') {
+            if want.starts_with("{*") {
+                return Some(captures);
+            }
+            let got = given.next()?;
+            match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+                Some(name) => captures.push((name, got)),
+                None if want == got => {}
+                None => return None,
+            }
+        }
+        given.next().is_none().then_some(captures)
     }
 
-    fn classify_metadata(m: &Method, rest: &[&str], query: Option<&str>) -> Self {
-        match rest {
-            ["account", "endpoint"] => Self::Endpoint,
-            ["account", _] => Self::Account,
-            ["nodes"] if m == Method::GET => {
-                let filters = query
-                    .map(|q| {
-                        form_urlencoded::parse(q.as_bytes())
-                            .filter(|(k, _)| k == "filters")
-                            .map(|(_, v)| v.into_owned())
-                            .collect::<String>()
-                    })
-                    .unwrap_or_default();
-                if filters.contains("isRoot:true") {
-                    Self::Root
-                } else if filters.contains("name:") {
-                    Self::Lookup
-                } else {
-                    Self::List
-                }
-            }
-            ["nodes"] if m == Method::POST => Self::CreateFolder,
-            ["nodes", _] if m == Method::GET => Self::GetNode,
-            ["nodes", _] if m == Method::PATCH => Self::Patch,
-            ["nodes", _] if m == Method::DELETE => Self::Purge,
-            ["nodes", _, "children"] if m == Method::POST => Self::Move,
-            ["nodes", _, "children"] => Self::List,
-            ["nodes", _, "children", _] if m == Method::PUT => Self::AddParent,
-            ["nodes", _, "children", _] if m == Method::DELETE => Self::RemoveParent,
-            ["nodes", _, "properties", ..] => Self::Properties,
-            ["trash"] => Self::List,
-            ["trash", _] => Self::Trash,
-            ["trash", _, "restore"] => Self::Restore,
-            ["changes"] => Self::Changes,
-            _ => Self::Other,
-        }
+    fn allows(&self, method: &Method) -> bool {
+        self.methods.is_empty() || self.methods.contains(&method.as_str())
     }
+}
+
+/// The first entry of [`ROUTES`] for this request.
+pub fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.allows(method) && r.captures(path).is_some())
+}
+
+/// The node a request is about (its route's `{id}` or `{parent}`), whatever the method: the
+/// fault layer's per-node rate limit counts by it.
+pub fn node_of(path: &str) -> Option<&str> {
+    ROUTES.iter().find_map(|r| {
+        r.captures(path)?
+            .into_iter()
+            .find(|(name, _)| matches!(*name, "id" | "parent"))
+            .map(|(_, value)| value)
+    })
 }
 
 impl fmt::Display for Operation {

@@ -11,7 +11,7 @@ use crate::faults::Faults;
 use crate::faults::limits::Verdict;
 use crate::faults::respond::{self, with_retry_after};
 use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState, When};
-use crate::operation::Operation;
+use crate::operation::{Operation, node_of};
 use crate::store::meta::MetaStore;
 use crate::tokens::caller_of;
 
@@ -36,17 +36,6 @@ pub fn account_of(meta: &MetaStore, request: &Request) -> Option<String> {
         .ok()
         .flatten()
         .map(|(account, _)| account.email)
-}
-
-/// The node a request is about (for the per-node limit).
-fn node_of(path: &str) -> Option<&str> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
-        ["drive", "v1", "nodes", id, ..]
-        | ["cdproxy", "nodes", id, ..]
-        | ["drive", "v1", "trash", id, ..] => Some(id),
-        _ => None,
-    }
 }
 
 /// The facts rules match on.

@@ -100,14 +100,14 @@ impl<'de> Deserialize<'de> for OneOrMany {
             Many(Vec<String>),
         }
         let parse = |name: String| {
-            serde_json::from_value::<Operation>(serde_json::Value::String(name.clone())).map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "match.operation: unknown operation {name:?} (one of endpoint, token, root, lookup, \
-                     list, get_node, create_folder, upload, overwrite, download, templink, patch, move, \
-                     add_parent, remove_parent, trash, restore, changes, account, purge, properties, \
-                     sign_in, other)"
-                ))
-            })
+            serde_json::from_value::<Operation>(serde_json::Value::String(name.clone())).map_err(
+                |_| {
+                    serde::de::Error::custom(format!(
+                        "match.operation: unknown operation {name:?} (one of {})",
+                        Operation::rule_names()
+                    ))
+                },
+            )
         };
         match Names::deserialize(deserializer) {
             Ok(Names::One(name)) => Ok(Self::One(parse(name)?)),
