@@ -1,23 +1,31 @@
-//! The shared state and the router: one port serving the service's whole layout.
+//! The router: one port serving the service's whole layout, and its layers.
 //!
-//! Request pipeline (outermost first): panic catcher → journal (classifies the request into an
-//! [`crate::operation::Operation`] and records the outcome) → `CONNECT` handling (tunnels of
-//! `--intercept` re-enter this same pipeline) → the fault layer ([`crate::faults::layer`]: it
-//! sees every classified request before any handler) → the admin gate
-//! ([`crate::ui::auth::require_admin`]: `/_mock/*` needs the admin token when one is set) →
+//! Request pipeline (outermost first; `CONNECT` never gets here, [`crate::server`] answers it):
+//! panic catcher → journal ([`crate::journal::record`], on the [`crate::journal::Journal`]:
+//! classifies the request into an [`crate::operation::Operation`] by the route table and
+//! records the outcome) → the fault layer ([`crate::faults::layer`], on its
+//! [`crate::faults::layer::FaultGate`]: it sees every classified request before any handler) →
+//! the admin gate ([`crate::ui::auth::require_admin`], on the
+//! [`crate::admin_access::AdminAuth`]: `/_mock/*` needs the admin token when one is set) →
 //! routes, whose API handlers authenticate with [`crate::auth::Caller`]. The admin API
-//! ([`crate::admin`]) and the dashboard ([`crate::ui`]) share the `/_mock` prefix.
+//! ([`crate::admin`]) and the dashboard ([`crate::ui`]) share the `/_mock` prefix. The order of
+//! the layers is checked by a test here; in debug builds, every routed API request is checked
+//! against [`crate::operation::ROUTES`].
+//!
+//! [`AppState`] lives in [`crate::state`] (re-exported here for old paths).
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 
 use crate::api::{account, changes, content, nodes, oauth, properties, signin, trash};
 use crate::error::ApiError;
+use crate::operation::route_of;
 pub use crate::state::AppState;
 use crate::{admin, journal};
 
@@ -59,7 +67,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/trash", get(trash::list))
         .route("/trash/{id}", put(trash::trash))
         .route("/trash/{id}/restore", post(trash::restore))
-        .route("/changes", post(changes::changes));
+        .route("/changes", post(changes::changes))
+        .route_layer(axum::middleware::from_fn(in_table));
     let content = Router::new()
         .route("/nodes", post(content::upload))
         .route(
@@ -67,15 +76,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(content::download).put(content::overwrite),
         )
         .route("/templink/{token}", get(content::templink))
+        .route_layer(axum::middleware::from_fn(in_table))
         .layer(DefaultBodyLimit::disable());
-    Router::new()
-        .nest("/drive/v1", metadata)
-        .nest("/cdproxy", content)
+    let login = Router::new()
         .route("/s3/{token}", get(content::presigned))
         .route("/auth/o2/token", post(oauth::token))
         .route("/ap/oa", get(signin::authorize))
         .route("/ap/signin", post(signin::sign_in))
         .route("/ap/oa/consent", post(signin::consent))
+        .route_layer(axum::middleware::from_fn(in_table));
+    Router::new()
+        .nest("/drive/v1", metadata)
+        .nest("/cdproxy", content)
+        .merge(login)
         .nest("/_mock", admin::router().merge(crate::ui::router()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -93,6 +106,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state)
+}
+
+/// Route layer of the service's routes: a routed request must be in the route table
+/// ([`crate::operation::ROUTES`]) under the route that served it, or the journal and the fault
+/// layer would name it wrongly. Checked in debug builds (every test request), where a route
+/// missing from the table panics (a 500 from the panic catcher); release builds pass through.
+async fn in_table(matched: MatchedPath, request: Request, next: Next) -> Response {
+    if cfg!(debug_assertions) {
+        let path = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| request.uri().path(), |uri| uri.path());
+        let route = route_of(request.method(), path);
+        assert!(
+            route.is_some_and(|r| r.serves(matched.as_str())),
+            "{} {} (route {}) is not in operation::ROUTES under its route",
+            request.method(),
+            path,
+            matched.as_str()
+        );
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {

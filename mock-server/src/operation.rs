@@ -267,6 +267,15 @@ impl Route {
         given.next().is_none().then_some(captures)
     }
 
+    /// Whether a request the router matched as `route` (its `MatchedPath`) is this entry's:
+    /// the same pattern, or one under this entry's `{*rest}`.
+    pub fn serves(&self, route: &str) -> bool {
+        match self.pattern.strip_suffix("{*rest}") {
+            Some(prefix) => route.starts_with(prefix) || route == prefix.trim_end_matches('/'),
+            None => route == self.pattern,
+        }
+    }
+
     fn allows(&self, method: &Method) -> bool {
         self.methods.is_empty() || self.methods.contains(&method.as_str())
     }
