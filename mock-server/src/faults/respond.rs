@@ -173,3 +173,58 @@ pub fn corrupt_byte(response: Response, offset: u64) -> Response {
     });
     Response::from_parts(parts, Body::from_stream(stream))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The labels the presets' answers carry: JSON bodies `application/json`, the 503 HTML
+    /// `text/html`, the empty bodies no `Content-Type` at all.
+    #[test]
+    fn presets_keep_their_statuses_and_content_types() {
+        use ErrorPreset::*;
+        let cases = [
+            (RateExceeded, 429, Some("application/json")),
+            (RateExceededBare, 429, Some("application/json")),
+            (ConcurrentAccess, 429, Some("application/json")),
+            (InternalFailure, 500, Some("application/json")),
+            (BadGateway, 502, None),
+            (ServiceUnavailable, 503, Some("text/html")),
+            (ProxyFleetUnavailable, 503, Some("application/json")),
+            (GatewayTimeout, 504, None),
+            (RequestTimeout, 408, None),
+            (NextTokenExpired, 400, Some("application/json")),
+            (TokenExpired, 401, Some("application/json")),
+            (UploadUnauthorized, 400, Some("application/json")),
+            (AuthorizationHeader, 403, Some("application/json")),
+            (UnauthorizedEmpty, 401, None),
+            (SystemUnavailable, 429, Some("application/json")),
+            (CannotCompleteUpload, 400, Some("application/json")),
+            (UnauthorizedClient, 400, Some("application/json")),
+        ];
+        for (error, code, content_type) in cases {
+            let response = preset(error);
+            assert_eq!(response.status().as_u16(), code, "{error:?}");
+            let label = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap_or_default());
+            assert_eq!(label, content_type, "{error:?}");
+            if content_type.is_none() {
+                assert_eq!(response.headers().len(), 0, "{error:?}");
+            }
+        }
+    }
+
+    /// `status` answers a bare `{"message"}` or an empty body, and 500 for an invalid code.
+    #[test]
+    fn status_answers_a_bare_message_or_nothing() {
+        let with = status(418, Some("short and stout"));
+        assert_eq!(with.status().as_u16(), 418);
+        assert_eq!(with.headers()[header::CONTENT_TYPE], "application/json");
+        let without = status(507, None);
+        assert_eq!(without.status().as_u16(), 507);
+        assert_eq!(without.headers().len(), 0);
+        assert_eq!(status(1000, None).status().as_u16(), 500);
+    }
+}
