@@ -2,9 +2,11 @@
 //!
 //! Every failure the mock reports goes through [`ApiError`], which renders the exact body shapes
 //! Amazon Drive used (reference §7): `{"logref","message","code","info"}` for the metadata and
-//! content APIs, the bare `{"message":...}` of the gateway, the Login-with-Amazon token errors and
-//! S3's XML errors.
+//! content APIs, the bare `{"message":...}` of the gateway, the Login-with-Amazon token errors,
+//! S3's XML errors, and the throttling, gateway and front-end errors fault rules inject
+//! (`faults::respond` turns its presets into these variants: one renderer for every error body).
 
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -76,6 +78,53 @@ pub enum ApiError {
     /// 500 `{"message":"Internal failure"}`; the detail is logged, never sent.
     #[error("internal failure: {0}")]
     Internal(String),
+    /// 500 `{"message":"Internal failure"}` as an injected fault gives it: nothing is logged.
+    #[error("internal failure")]
+    InternalFailure,
+    /// 429 `{"logref","message":"Rate exceeded","code":""}`.
+    #[error("rate exceeded")]
+    RateExceeded,
+    /// 429 `{"message":"Rate exceeded"}` (the gateway's style).
+    #[error("rate exceeded (gateway)")]
+    RateExceededBare,
+    /// 429 `{"logref","message":"Concurrent Access on same node. Please back off.","code":""}`.
+    #[error("concurrent access on same node")]
+    ConcurrentAccess,
+    /// 429 `{"logref","message":"System unavailable. ...","code":""}` (§12.9).
+    #[error("system unavailable")]
+    SystemUnavailable,
+    /// 502 with an empty body.
+    #[error("bad gateway")]
+    BadGateway,
+    /// 503 with the front end's HTML body (§3).
+    #[error("service unavailable")]
+    ServiceUnavailable,
+    /// 503 `{"logref":"","message":"OPF (Online Proxy Fleet) unavailable","code":"ONLINE_PROXY_FLEET_FAILURE"}` (§12.9).
+    #[error("online proxy fleet unavailable")]
+    ProxyFleetUnavailable,
+    /// 504 with an empty body (the serving loop writes the status line `504 GATEWAY_TIMEOUT`).
+    #[error("gateway timeout")]
+    GatewayTimeout,
+    /// 408 with an empty body (the serving loop writes the status line `408 REQUEST_TIMEOUT`).
+    #[error("request timeout")]
+    RequestTimeout,
+    /// The upload-time 400 whose message wraps a 401 (acd_cli#486).
+    #[error("upload unauthorized")]
+    UploadUnauthorized,
+    /// 403 `{"message":"Authorization header requires 'Credential' parameter. ..."}`.
+    #[error("authorization header refused")]
+    AuthorizationHeader,
+    /// 401 with an empty body (seen on `POST changes`, acd_cli#544).
+    #[error("unauthorized")]
+    UnauthorizedEmpty,
+    /// Any status with a bare `{"message"}` body, or an empty body without a message.
+    #[error("status {status}")]
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The message; none: an empty body.
+        message: Option<String>,
+    },
     /// A Login-with-Amazon token endpoint error: `{"error_description","error"}`.
     #[error("oauth {error}: {description}")]
     OAuth {
@@ -106,6 +155,32 @@ pub const UPLOAD_INCOMPLETE: &str = "Cannot complete upload";
 /// The 400 message of an upload body the service could not read (§6.5).
 pub const UNREADABLE_REQUEST: &str = "Cannot read from request.";
 
+/// The 403 the API gateway gave sporadically (rclone retries it on this phrase).
+pub const AUTHORIZATION_HEADER_MESSAGE: &str = "Authorization header requires 'Credential' parameter. \
+Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' \
+parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
+Authorization=Bearer";
+
+/// The 429 acd_cli met when the service was overloaded (§12.9).
+pub const SYSTEM_UNAVAILABLE_MESSAGE: &str =
+    "System unavailable. Please back off for a while and try again later";
+
+/// The front end's HTML body of a 503 (§3).
+const SERVICE_UNAVAILABLE_HTML: &str =
+    "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>";
+
+/// What an error's body is, before it is written.
+enum Rendered {
+    /// A JSON body (`application/json`).
+    Json(serde_json::Value),
+    /// An XML body (`application/xml`).
+    Xml(String),
+    /// An HTML body (`text/html`).
+    Html(&'static str),
+    /// No body and no `Content-Type`.
+    Empty,
+}
+
 impl ApiError {
     /// A 400 with the given message.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -120,28 +195,50 @@ impl ApiError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::NextTokenExpired | Self::Upload(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::TokenExpired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::InsufficientPermissions(_) | Self::QuotaExceeded => {
-                StatusCode::FORBIDDEN
-            }
+            Self::BadRequest(_)
+            | Self::NextTokenExpired
+            | Self::Upload(_)
+            | Self::UploadUnauthorized => StatusCode::BAD_REQUEST,
+            Self::TokenExpired | Self::UnauthorizedEmpty => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_)
+            | Self::InsufficientPermissions(_)
+            | Self::QuotaExceeded
+            | Self::AuthorizationHeader => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::UnknownOperation => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NameExists { .. } | Self::Duplicate { .. } | Self::LocalIdExists { .. } => {
                 StatusCode::CONFLICT
             }
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::OAuth { status, .. } | Self::S3 { status, .. } => *status,
+            Self::Internal(_) | Self::InternalFailure => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::RateExceeded
+            | Self::RateExceededBare
+            | Self::ConcurrentAccess
+            | Self::SystemUnavailable => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable | Self::ProxyFleetUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::OAuth { status, .. } | Self::S3 { status, .. } | Self::Status { status, .. } => {
+                *status
+            }
         }
     }
 
-    /// The JSON body of this error (`None` for the XML errors).
+    /// The JSON body of this error (`None` for the XML, HTML and empty ones).
     pub fn json_body(&self) -> Option<serde_json::Value> {
+        match self.rendered() {
+            Rendered::Json(body) => Some(body),
+            Rendered::Xml(_) | Rendered::Html(_) | Rendered::Empty => None,
+        }
+    }
+
+    /// This error's body: the one place every error body is written.
+    fn rendered(&self) -> Rendered {
         let standard = |message: &str, code: &str| json!({"logref": logref(), "message": message, "code": code});
-        Some(match self {
+        Rendered::Json(match self {
             Self::BadRequest(m) | Self::Forbidden(m) | Self::NotFound(m) => standard(m, ""),
             Self::NextTokenExpired => {
                 json!({"logref": logref(), "message": "Next token is expired"})
@@ -184,11 +281,45 @@ impl ApiError {
                 "info": {"nodeId": node_id},
             }),
             Self::LengthRequired => standard("Content-Length required", ""),
-            Self::Internal(_) => json!({"message": "Internal failure"}),
+            Self::Internal(_) | Self::InternalFailure => json!({"message": "Internal failure"}),
+            Self::RateExceeded => standard("Rate exceeded", ""),
+            Self::RateExceededBare => json!({"message": "Rate exceeded"}),
+            Self::ConcurrentAccess => {
+                standard("Concurrent Access on same node. Please back off.", "")
+            }
+            Self::SystemUnavailable => standard(SYSTEM_UNAVAILABLE_MESSAGE, ""),
+            Self::ProxyFleetUnavailable => json!({
+                "logref": "",
+                "message": "OPF (Online Proxy Fleet) unavailable",
+                "code": "ONLINE_PROXY_FLEET_FAILURE",
+            }),
+            Self::UploadUnauthorized => json!({"message": format!(
+                "com.amazon.clouddrive.client.exceptions.UnauthourizedAccessException: HTTP status code=[401] RequestId=[{}] Token has expired",
+                logref()
+            )}),
+            Self::AuthorizationHeader => json!({"message": AUTHORIZATION_HEADER_MESSAGE}),
+            Self::Status {
+                message: Some(message),
+                ..
+            } => json!({"message": message}),
             Self::OAuth {
                 error, description, ..
             } => json!({"error_description": description, "error": error}),
-            Self::S3 { .. } | Self::UnknownOperation => return None,
+            Self::S3 {
+                code,
+                message,
+                argument,
+                ..
+            } => return Rendered::Xml(s3_body(code, message, *argument)),
+            Self::UnknownOperation => {
+                return Rendered::Xml("<UnknownOperationException/>".to_string());
+            }
+            Self::ServiceUnavailable => return Rendered::Html(SERVICE_UNAVAILABLE_HTML),
+            Self::BadGateway
+            | Self::GatewayTimeout
+            | Self::RequestTimeout
+            | Self::UnauthorizedEmpty
+            | Self::Status { message: None, .. } => return Rendered::Empty,
         })
     }
 }
@@ -199,31 +330,25 @@ impl IntoResponse for ApiError {
         if let Self::Internal(detail) = &self {
             tracing::error!(%detail, "internal failure");
         }
-        match &self {
-            Self::S3 {
-                code,
-                message,
-                argument,
-                ..
-            } => xml_response(status, s3_body(code, message, *argument)),
-            Self::UnknownOperation => {
-                xml_response(status, "<UnknownOperationException/>".to_string())
-            }
-            _ => {
-                let body = self.json_body().unwrap_or_default();
-                (status, axum::Json(body)).into_response()
+        match self.rendered() {
+            Rendered::Json(body) => (status, axum::Json(body)).into_response(),
+            Rendered::Xml(body) => labelled(status, body, "application/xml"),
+            Rendered::Html(body) => labelled(status, body, "text/html"),
+            Rendered::Empty => {
+                let mut response = Response::new(Body::empty());
+                *response.status_mut() = status;
+                response
             }
         }
     }
 }
 
-/// An XML body labelled `application/xml`.
-fn xml_response(status: StatusCode, body: String) -> Response {
+/// A text body labelled with `content_type`.
+fn labelled(status: StatusCode, body: impl IntoResponse, content_type: &'static str) -> Response {
     let mut response = (status, body).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 

@@ -12,10 +12,10 @@ use crate::api::nodes::{created_by, valid_local_id, valid_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, UNREADABLE_REQUEST};
 use crate::extract::Params;
+use crate::faults::hooks::{DownloadFate, FinishedUpload, PhantomPlan, UploadFate};
 use crate::faults::layer::mark;
-use crate::faults::phantom::{Appear, Pending, Phantom};
-use crate::faults::respond;
-use crate::faults::rule::{Action, ErrorPreset, RequestFacts, RuleState};
+use crate::faults::phantom::{Pending, Phantom};
+use crate::faults::rule::RequestFacts;
 use crate::operation::Operation;
 use crate::state::AppState;
 use crate::state::AppStateRef;
@@ -157,39 +157,21 @@ fn content_of(name: &str, part_type: Option<&str>, written: &Written, now: i64) 
     }
 }
 
-/// What the fault switches say about a finished upload: `Some` response to give instead.
-fn upload_faults(
+/// The content's fate by the fault switches and rules, now that its size is known.
+fn fate_of(
     state: &AppState,
     caller: &Caller,
     chunked: bool,
     written: &Written,
-) -> Option<Response> {
-    let settings = state.faults.settings();
-    if settings
-        .upload_cap_bytes
-        .is_some_and(|cap| written.size > cap)
-    {
-        return Some(mark(
-            respond::preset(ErrorPreset::CannotCompleteUpload),
-            "upload_cap",
-        ));
-    }
-    if settings.reject_empty_chunked && chunked && written.size == 0 {
-        return Some(mark(
-            respond::preset(ErrorPreset::CannotCompleteUpload),
-            "empty_chunked",
-        ));
-    }
-    if let (Some(grace), Some(expires)) = (settings.upload_token_grace_secs, caller.expires)
-        && state.now_ms()
-            > expires.saturating_add(i64::try_from(grace.saturating_mul(1000)).unwrap_or(i64::MAX))
-    {
-        return Some(mark(
-            respond::preset(ErrorPreset::UploadUnauthorized),
-            "upload_token_expired",
-        ));
-    }
-    None
+    facts: &RequestFacts<'_>,
+) -> UploadFate {
+    let upload = FinishedUpload {
+        size: written.size,
+        chunked,
+        token_expires: caller.expires,
+        now_ms: state.now_ms(),
+    };
+    state.faults.finished_upload(facts, &upload)
 }
 
 fn is_chunked(headers: &HeaderMap) -> bool {
@@ -240,30 +222,25 @@ pub async fn upload(
         .await?
         .ok_or_else(|| ApiError::bad_request("The content part is missing"))?;
     let part_type = field.content_type().map(str::to_string);
-    let corrupt_at = state.faults.corrupt_stored(&RequestFacts {
+    let mut facts = RequestFacts {
         operation: Operation::Upload,
         method: "POST",
         path: "/cdproxy/nodes",
         scope: scope.as_deref(),
         account: Some(&caller.account.email),
         body_size: None,
-    });
-    let written = store_part(&state, field, corrupt_at).await?;
+    };
+    let stored = state.faults.stored_content(&facts);
+    let written = store_part(&state, field, stored.corrupt_at()).await?;
     // Anything after the content part (acd_cli sends stray text) is ignored.
     drop(parts);
-    if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
+    facts.body_size = Some(written.size);
+    let fate = fate_of(&state, &caller, chunked, &written, &facts);
+    if let UploadFate::Refuse { error, fault } = fate {
         state.blobs.remove(&written.blob.stored());
-        return Ok(response);
+        return Ok(mark(error.into_response(), fault));
     }
     let content = content_of(&name, part_type.as_deref(), &written, state.now_ms());
-    let facts = RequestFacts {
-        operation: Operation::Upload,
-        method: "POST",
-        path: "/cdproxy/nodes",
-        scope: scope.as_deref(),
-        account: Some(&caller.account.email),
-        body_size: Some(written.size),
-    };
     let node = NewNode {
         kind: FILE,
         name,
@@ -275,13 +252,13 @@ pub async fn upload(
         status: AVAILABLE,
         hidden_ms: 0,
     };
-    if let Some(rule) = state.faults.phantom_rule(&facts) {
+    if let UploadFate::Phantom(plan) = fate {
         return Ok(phantom(
             &state,
             caller.account.id,
             node,
             local_id.as_deref(),
-            &rule,
+            plan,
         ));
     }
     let result = (|| {
@@ -311,45 +288,6 @@ pub async fn upload(
     }
 }
 
-/// When a phantom fired by `rule` for `size` bytes becomes real; `None` for one that never does.
-fn appear_of(rule: &RuleState, size: u64, now: i64) -> Option<Appear> {
-    let Action::PhantomUpload {
-        delay_ms,
-        per_gib_ms,
-        after_lookups,
-        never,
-        ..
-    } = &rule.rule.action
-    else {
-        return None;
-    };
-    if *never {
-        return None;
-    }
-    Some(match after_lookups {
-        Some(n) => Appear::AfterLookups((*n).max(1)),
-        None => {
-            let per_gib = u128::from(*per_gib_ms) * u128::from(size) / (1u128 << 30);
-            let delay = u64::try_from(u128::from(*delay_ms) + per_gib).unwrap_or(u64::MAX);
-            Appear::At(now.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
-        }
-    })
-}
-
-/// The error a phantom rule answers (408, 500 or 504, without the node).
-fn phantom_answer(rule: &RuleState) -> Response {
-    let status = match &rule.rule.action {
-        Action::PhantomUpload { status, .. } => *status,
-        _ => 504,
-    };
-    let preset = match status {
-        408 => ErrorPreset::RequestTimeout,
-        500 => ErrorPreset::InternalFailure,
-        _ => ErrorPreset::GatewayTimeout,
-    };
-    mark(respond::preset(preset), &rule.rule.id)
-}
-
 /// Keeps a finished upload back as a phantom and answers the rule's error: the node is stored
 /// `PENDING` at once (behind the listing lag, its name free for another upload) and turns
 /// `AVAILABLE` when due; one that never appears is dropped.
@@ -358,11 +296,10 @@ fn phantom(
     account: i64,
     node: NewNode,
     local_id: Option<&str>,
-    rule: &RuleState,
+    plan: PhantomPlan,
 ) -> Response {
-    let size = node.content.as_ref().map_or(0, |c| c.size);
     let blob = node.content.as_ref().map(|c| c.blob.clone());
-    match appear_of(rule, size, state.now_ms()) {
+    match plan.appear {
         None => {
             if let Some(blob) = blob {
                 state.blobs.remove(&blob);
@@ -389,7 +326,7 @@ fn phantom(
             }
         }
     }
-    phantom_answer(rule)
+    mark(plan.answer.into_response(), &plan.rule_id)
 }
 
 /// Keeps a finished overwrite back as a phantom and answers the rule's error: the node keeps
@@ -399,9 +336,9 @@ fn phantom_overwrite(
     account: i64,
     id: &str,
     content: Content,
-    rule: &RuleState,
+    plan: PhantomPlan,
 ) -> Response {
-    match appear_of(rule, content.size, state.now_ms()) {
+    match plan.appear {
         None => state.blobs.remove(&content.blob),
         Some(appear) => state.faults.phantoms.add(Phantom {
             account,
@@ -412,7 +349,7 @@ fn phantom_overwrite(
             appear,
         }),
     }
-    phantom_answer(rule)
+    mark(plan.answer.into_response(), &plan.rule_id)
 }
 
 /// `PUT nodes/{id}/content`, multipart with the content part only (a metadata part, if sent,
@@ -449,37 +386,32 @@ pub async fn overwrite(
     }
     let part_type = field.content_type().map(str::to_string);
     let path = format!("/cdproxy/nodes/{id}/content");
-    let corrupt_at = state.faults.corrupt_stored(&RequestFacts {
+    let mut facts = RequestFacts {
         operation: Operation::Overwrite,
         method: "PUT",
         path: &path,
         scope: scope.as_deref(),
         account: Some(&caller.account.email),
         body_size: None,
-    });
-    let written = store_part(&state, field, corrupt_at).await?;
+    };
+    let stored = state.faults.stored_content(&facts);
+    let written = store_part(&state, field, stored.corrupt_at()).await?;
     drop(parts);
-    if let Some(response) = upload_faults(&state, &caller, chunked, &written) {
+    facts.body_size = Some(written.size);
+    let fate = fate_of(&state, &caller, chunked, &written, &facts);
+    if let UploadFate::Refuse { error, fault } = fate {
         state.blobs.remove(&written.blob.stored());
-        return Ok(response);
+        return Ok(mark(error.into_response(), fault));
     }
     let name = node.name.clone().unwrap_or_default();
     let content = content_of(&name, part_type.as_deref(), &written, state.now_ms());
-    let facts = RequestFacts {
-        operation: Operation::Overwrite,
-        method: "PUT",
-        path: &path,
-        scope: scope.as_deref(),
-        account: Some(&caller.account.email),
-        body_size: Some(written.size),
-    };
-    if let Some(rule) = state.faults.phantom_rule(&facts) {
+    if let UploadFate::Phantom(plan) = fate {
         return Ok(phantom_overwrite(
             &state,
             caller.account.id,
             &id,
             content,
-            &rule,
+            plan,
         ));
     }
     // Deduplication applies to overwrites as to uploads unless suppressed (§6.6: clients
@@ -524,10 +456,7 @@ pub async fn download(
         .node(caller.account.id, &id)?
         .ok_or_else(|| ApiError::node_not_found(&id))?;
     let size = node.content.as_ref().map_or(0, |c| c.size);
-    if node.is_file()
-        && let Some(threshold) = state.faults.settings().download_block_bytes
-        && size >= threshold
-    {
+    if node.is_file() && state.faults.download(size) == DownloadFate::PresignedRedirect {
         return presigned_redirect(&state, &node);
     }
     serve(&state, &node, &headers)

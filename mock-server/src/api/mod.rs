@@ -41,11 +41,8 @@ pub fn paging(state: &AppState, params: &Params) -> ApiResult<(i64, u32)> {
     let after = match params.get("startToken").filter(|t| !t.is_empty()) {
         Some(token) => {
             let (after, issued) = decode_next_token(token)?;
-            if let Some(ttl) = state.faults.settings().next_token_ttl_secs {
-                let ttl_ms = i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
-                if state.now_ms().saturating_sub(issued) > ttl_ms {
-                    return Err(ApiError::NextTokenExpired);
-                }
+            if state.faults.next_token_expired(issued, state.now_ms()) {
+                return Err(ApiError::NextTokenExpired);
             }
             after
         }
@@ -71,10 +68,9 @@ pub fn temp_link(state: &AppState, node: &Node) -> ApiResult<Option<String>> {
     if !node.is_file() {
         return Ok(None);
     }
-    let lifetime = state.faults.settings().templink_lifetime_secs.map_or(
-        state.config.templink_lifetime,
-        std::time::Duration::from_secs,
-    );
+    let lifetime = state
+        .faults
+        .templink_lifetime(state.config.templink_lifetime);
     let token = state.meta.templink(
         &node.id,
         millis(lifetime),
@@ -120,12 +116,7 @@ pub fn list_json(state: &AppState, page: &Page, params: &Params) -> ApiResult<se
 /// Was this listing cursor's page "lost" by an injected 429? Then it is consumed, and the
 /// caller must skip that page (reference §8.3).
 pub fn take_lost_page(state: &AppState, params: &Params) -> bool {
-    params.get("startToken").is_some_and(|token| {
-        state
-            .faults
-            .lost_pages
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token)
-    })
+    params
+        .get("startToken")
+        .is_some_and(|token| state.faults.take_lost_page(token))
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::state::AppStateRef;
 use crate::store::filter::{Filter, parse};
 use crate::store::meta::{NewNode, Patch};
-use crate::store::node::{AVAILABLE, FOLDER, PENDING, name_problem};
+use crate::store::node::{AVAILABLE, FOLDER, name_problem};
 
 fn filter_of(params: &Params) -> ApiResult<Filter> {
     parse(params.get("filters").unwrap_or("")).map_err(|e| ApiError::bad_request(e.to_string()))
@@ -44,13 +44,10 @@ fn list(
         after = lost.next_after.unwrap_or(i64::MAX);
     }
     let mut page = state.meta.search(account, &filter, parent, after, limit)?;
-    let now = state.now_ms();
-    if !filter.mentions_status() && state.faults.pending_folders.any(now) {
-        for node in page.nodes.iter_mut().filter(|n| n.is_folder()) {
-            if state.faults.pending_folders.is_pending(&node.id, now) {
-                node.status = PENDING.to_string();
-            }
-        }
+    if !filter.mentions_status() {
+        state
+            .faults
+            .mark_pending_folders(&mut page.nodes, state.now_ms());
     }
     Ok(Json(list_json(state, &page, params)?))
 }
@@ -166,14 +163,9 @@ pub async fn create_folder(
         None,
         local_id,
     )?;
-    let pending_ms = state.faults.pending_folder_lag();
-    if pending_ms > 0 {
-        let until = state
-            .now_ms()
-            .saturating_add(hidden_ms)
-            .saturating_add(pending_ms);
-        state.faults.pending_folders.add(&node.id, until);
-    }
+    state
+        .faults
+        .folder_created(&node.id, state.now_ms(), hidden_ms);
     Ok((StatusCode::CREATED, Json(node.json())))
 }
 

@@ -9,6 +9,7 @@
 //! Profiles ([`profiles`]) bundle rules and settings in TOML.
 
 pub mod admin;
+pub mod hooks;
 pub mod layer;
 pub mod limits;
 pub mod pending;
@@ -156,44 +157,6 @@ impl Faults {
             None => list.clear(),
         }
         before - list.len()
-    }
-
-    /// The phantom-upload rule that fires for an upload whose size is now known, if any.
-    pub fn phantom_rule(&self, facts: &rule::RequestFacts<'_>) -> Option<Arc<RuleState>> {
-        self.rules()
-            .into_iter()
-            .filter(|r| matches!(r.rule.action, rule::Action::PhantomUpload { .. }))
-            .find(|r| r.matches(facts) && r.count_and_decide(|| self.draw()))
-    }
-
-    /// Where to flip a byte of the content being stored, when a `corrupt_stored` rule fires
-    /// for this upload or overwrite (the rule's `offset`, default 0).
-    pub fn corrupt_stored(&self, facts: &rule::RequestFacts<'_>) -> Option<u64> {
-        self.rules()
-            .into_iter()
-            .filter(|r| matches!(r.rule.action, rule::Action::CorruptStored { .. }))
-            .find(|r| r.matches(facts) && r.count_and_decide(|| self.draw()))
-            .map(|r| match r.rule.action {
-                rule::Action::CorruptStored { offset } => offset.unwrap_or(0),
-                _ => 0,
-            })
-    }
-
-    /// The listing lag for one change, in milliseconds (0 when off).
-    pub fn listing_lag(&self) -> i64 {
-        match self.settings().listing_lag_ms {
-            Some(range) => i64::try_from(self.draw_range(range.min, range.max)).unwrap_or(i64::MAX),
-            None => 0,
-        }
-    }
-
-    /// How long a new folder is listed as `PENDING` after its listing lag, in milliseconds
-    /// (0 when off).
-    pub fn pending_folder_lag(&self) -> i64 {
-        match self.settings().pending_folder_ms {
-            Some(range) => i64::try_from(self.draw_range(range.min, range.max)).unwrap_or(i64::MAX),
-            None => 0,
-        }
     }
 
     /// The next number in `[0, 1)` from the seeded generator.

@@ -5,21 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use serde_json::json;
 
+pub use crate::error::{AUTHORIZATION_HEADER_MESSAGE, SYSTEM_UNAVAILABLE_MESSAGE};
 use crate::error::{ApiError, UPLOAD_INCOMPLETE};
 use crate::faults::rule::ErrorPreset;
-use crate::util::logref;
-
-/// The 403 the API gateway gave sporadically (rclone retries it on this phrase).
-pub const AUTHORIZATION_HEADER_MESSAGE: &str = "Authorization header requires 'Credential' parameter. \
-Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' \
-parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
-Authorization=Bearer";
-
-/// The 429 acd_cli met when the service was overloaded (§12.9).
-pub const SYSTEM_UNAVAILABLE_MESSAGE: &str =
-    "System unavailable. Please back off for a while and try again later";
 
 /// The status lines the service's front end wrote (§7.1): `504 GATEWAY_TIMEOUT` and
 /// `408 REQUEST_TIMEOUT`, where hyper would write the canonical `Gateway Timeout` and
@@ -41,95 +30,47 @@ pub fn service_reason(response: &mut Response) {
     }
 }
 
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
-    (status, axum::Json(body)).into_response()
+impl From<ErrorPreset> for ApiError {
+    fn from(preset: ErrorPreset) -> Self {
+        use ErrorPreset::*;
+        match preset {
+            RateExceeded => Self::RateExceeded,
+            RateExceededBare => Self::RateExceededBare,
+            ConcurrentAccess => Self::ConcurrentAccess,
+            InternalFailure => Self::InternalFailure,
+            BadGateway => Self::BadGateway,
+            ServiceUnavailable => Self::ServiceUnavailable,
+            ProxyFleetUnavailable => Self::ProxyFleetUnavailable,
+            GatewayTimeout => Self::GatewayTimeout,
+            RequestTimeout => Self::RequestTimeout,
+            NextTokenExpired => Self::NextTokenExpired,
+            TokenExpired => Self::TokenExpired,
+            UploadUnauthorized => Self::UploadUnauthorized,
+            AuthorizationHeader => Self::AuthorizationHeader,
+            UnauthorizedEmpty => Self::UnauthorizedEmpty,
+            SystemUnavailable => Self::SystemUnavailable,
+            CannotCompleteUpload => Self::Upload(UPLOAD_INCOMPLETE),
+            UnauthorizedClient => Self::OAuth {
+                status: StatusCode::BAD_REQUEST,
+                error: "unauthorized_client",
+                description: "Not authorized for requested operation".into(),
+            },
+        }
+    }
 }
 
-fn empty(status: StatusCode) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = status;
-    response
-}
-
-/// One of the service's errors, with its real body.
+/// One of the service's errors, with its real body (rendered by [`ApiError`]).
 pub fn preset(error: ErrorPreset) -> Response {
-    use ErrorPreset::*;
-    match error {
-        RateExceeded => json_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"logref": logref(), "message": "Rate exceeded", "code": ""}),
-        ),
-        RateExceededBare => json_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"message": "Rate exceeded"}),
-        ),
-        ConcurrentAccess => json_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"logref": logref(), "message": "Concurrent Access on same node. Please back off.", "code": ""}),
-        ),
-        InternalFailure => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"message": "Internal failure"}),
-        ),
-        BadGateway => empty(StatusCode::BAD_GATEWAY),
-        ServiceUnavailable => {
-            let mut response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "<html><body><b>Http/1.1 Service Unavailable</b></body> </html>",
-            )
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            response
-        }
-        ProxyFleetUnavailable => json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"logref": "", "message": "OPF (Online Proxy Fleet) unavailable", "code": "ONLINE_PROXY_FLEET_FAILURE"}),
-        ),
-        GatewayTimeout => empty(StatusCode::GATEWAY_TIMEOUT),
-        RequestTimeout => empty(StatusCode::REQUEST_TIMEOUT),
-        NextTokenExpired => json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"logref": logref(), "message": "Next token is expired"}),
-        ),
-        TokenExpired => json_response(
-            StatusCode::UNAUTHORIZED,
-            json!({"message": "Token has expired"}),
-        ),
-        UploadUnauthorized => json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"message": format!(
-                "com.amazon.clouddrive.client.exceptions.UnauthourizedAccessException: HTTP status code=[401] RequestId=[{}] Token has expired",
-                logref()
-            )}),
-        ),
-        AuthorizationHeader => json_response(
-            StatusCode::FORBIDDEN,
-            json!({"message": AUTHORIZATION_HEADER_MESSAGE}),
-        ),
-        UnauthorizedEmpty => empty(StatusCode::UNAUTHORIZED),
-        SystemUnavailable => json_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"logref": logref(), "message": SYSTEM_UNAVAILABLE_MESSAGE, "code": ""}),
-        ),
-        CannotCompleteUpload => ApiError::Upload(UPLOAD_INCOMPLETE).into_response(),
-        UnauthorizedClient => ApiError::OAuth {
-            status: StatusCode::BAD_REQUEST,
-            error: "unauthorized_client",
-            description: "Not authorized for requested operation".into(),
-        }
-        .into_response(),
-    }
+    ApiError::from(error).into_response()
 }
 
-/// Any status with a `{"message"}` body, or an empty one.
+/// Any status with a `{"message"}` body, or an empty one (rendered by [`ApiError`]).
 pub fn status(code: u16, message: Option<&str>) -> Response {
-    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match message {
-        Some(m) => json_response(status, json!({"message": m})),
-        None => empty(status),
+    ApiError::Status {
+        status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        message: message.map(str::to_string),
     }
+    .into_response()
 }
 
 /// Adds `Retry-After`.
@@ -231,4 +172,59 @@ pub fn corrupt_byte(response: Response, offset: u64) -> Response {
         })
     });
     Response::from_parts(parts, Body::from_stream(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The labels the presets' answers carry: JSON bodies `application/json`, the 503 HTML
+    /// `text/html`, the empty bodies no `Content-Type` at all.
+    #[test]
+    fn presets_keep_their_statuses_and_content_types() {
+        use ErrorPreset::*;
+        let cases = [
+            (RateExceeded, 429, Some("application/json")),
+            (RateExceededBare, 429, Some("application/json")),
+            (ConcurrentAccess, 429, Some("application/json")),
+            (InternalFailure, 500, Some("application/json")),
+            (BadGateway, 502, None),
+            (ServiceUnavailable, 503, Some("text/html")),
+            (ProxyFleetUnavailable, 503, Some("application/json")),
+            (GatewayTimeout, 504, None),
+            (RequestTimeout, 408, None),
+            (NextTokenExpired, 400, Some("application/json")),
+            (TokenExpired, 401, Some("application/json")),
+            (UploadUnauthorized, 400, Some("application/json")),
+            (AuthorizationHeader, 403, Some("application/json")),
+            (UnauthorizedEmpty, 401, None),
+            (SystemUnavailable, 429, Some("application/json")),
+            (CannotCompleteUpload, 400, Some("application/json")),
+            (UnauthorizedClient, 400, Some("application/json")),
+        ];
+        for (error, code, content_type) in cases {
+            let response = preset(error);
+            assert_eq!(response.status().as_u16(), code, "{error:?}");
+            let label = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap_or_default());
+            assert_eq!(label, content_type, "{error:?}");
+            if content_type.is_none() {
+                assert_eq!(response.headers().len(), 0, "{error:?}");
+            }
+        }
+    }
+
+    /// `status` answers a bare `{"message"}` or an empty body, and 500 for an invalid code.
+    #[test]
+    fn status_answers_a_bare_message_or_nothing() {
+        let with = status(418, Some("short and stout"));
+        assert_eq!(with.status().as_u16(), 418);
+        assert_eq!(with.headers()[header::CONTENT_TYPE], "application/json");
+        let without = status(507, None);
+        assert_eq!(without.status().as_u16(), 507);
+        assert_eq!(without.headers().len(), 0);
+        assert_eq!(status(1000, None).status().as_u16(), 500);
+    }
 }
