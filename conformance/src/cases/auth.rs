@@ -183,9 +183,10 @@ async fn refresh_with_basic_credentials(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Refresh token stays valid (§12.6, §12.7).
+///
+/// Refresh tokens stay valid until the user removes the app: refreshing twice
+/// with the same one works, and both access tokens are usable.
 async fn refresh_token_stays_valid(ctx: Ctx) -> Result<(), Failure> {
-    // Refresh tokens stay valid until the user removes the app: refreshing twice
-    // with the same one works, and both access tokens are usable.
     let (_, first) = refresh(&ctx, ClientAuth::Form).await?;
     let a = token_reply(&first, "first refresh")?;
     let (_, second) = refresh(&ctx, ClientAuth::Form).await?;

@@ -201,9 +201,10 @@ async fn exact_case_lookup_finds_it(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Name lookup is case sensitive on the mock (§5.4).
+///
+/// docs/mock-behaviour.md: `name:` matches exactly, case included (the weak
+/// evidence of rclone#664), unless acd-mock runs with --case-insensitive-lookups.
 async fn name_lookup_is_case_sensitive_on_the_mock(ctx: Ctx) -> Result<(), Failure> {
-    // docs/mock-behaviour.md: `name:` matches exactly, case included (the weak
-    // evidence of rclone#664), unless acd-mock runs with --case-insensitive-lookups.
     let api = ctx.api();
     let folder = ctx.folder().await?;
     let node = api.folder(&folder, "CamelCase").await?;

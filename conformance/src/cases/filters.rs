@@ -343,9 +343,10 @@ async fn trashed_need_a_status_term(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Unknown field is 400 (§5.4, §7.2).
+///
+/// The service's answer to an unknown field is not recorded: the mock documents
+/// 400 (docs/mock-behaviour.md), so only mocks are held to it.
 async fn unknown_field_is_400(ctx: Ctx) -> Result<(), Failure> {
-    // The service's answer to an unknown field is not recorded: the mock documents
-    // 400 (docs/mock-behaviour.md), so only mocks are held to it.
     let api = ctx.api();
     let reply = api
         .get("nodes", &[("filters", "colour:blue AND kind:FILE")])

@@ -114,10 +114,11 @@ async fn long_names_round_trip(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Unicode forms are distinct (§8.10).
+///
+/// The server stores names as given and does not normalise: café in NFC
+/// (U+00E9) and in NFD (e + U+0301) are two names (as they were for rclone,
+/// which does not normalise either).
 async fn unicode_forms_are_distinct(ctx: Ctx) -> Result<(), Failure> {
-    // The server stores names as given and does not normalise: café in NFC
-    // (U+00E9) and in NFD (e + U+0301) are two names (as they were for rclone,
-    // which does not normalise either).
     let folder = ctx.folder().await?;
     let nfc = "caf\u{e9}";
     let nfd = "cafe\u{301}";
@@ -136,9 +137,10 @@ async fn unicode_forms_are_distinct(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Rclone encoded names round trip (§8.10).
+///
+/// What rclone's default encoder (Slash, InvalidUtf8, Dot) sends for '/', NUL,
+/// '.', '..', invalid bytes, and a pre-existing '‛'.
 async fn rclone_encoded_names_round_trip(ctx: Ctx) -> Result<(), Failure> {
-    // What rclone's default encoder (Slash, InvalidUtf8, Dot) sends for '/', NUL,
-    // '.', '..', invalid bytes, and a pre-existing '‛'.
     let folder = ctx.folder().await?;
     for name in [
         "a\u{ff0f}b",
@@ -155,9 +157,10 @@ async fn rclone_encoded_names_round_trip(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Uploaded names round trip (§8.10, §6.5).
+///
+/// The name of a file comes from the metadata part (not the content part's
+/// filename) and is kept as given too.
 async fn uploaded_names_round_trip(ctx: Ctx) -> Result<(), Failure> {
-    // The name of a file comes from the metadata part (not the content part's
-    // filename) and is kept as given too.
     let api = ctx.api();
     let folder = ctx.folder().await?;
     for (i, name) in [
@@ -206,8 +209,9 @@ async fn slash_and_nul_refused(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Empty name refused (§8.10, §7.2).
+///
+/// Not recorded for the service; the mock documents 400 (docs/mock-behaviour.md).
 async fn empty_name_refused(ctx: Ctx) -> Result<(), Failure> {
-    // Not recorded for the service; the mock documents 400 (docs/mock-behaviour.md).
     let folder = ctx.folder().await?;
     refused(&ctx, &folder, "").await?;
     Ok(())

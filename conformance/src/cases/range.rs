@@ -151,8 +151,9 @@ async fn range_on_an_empty_file_is_416(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Chunked download ends with 416 (§6.7).
+///
+/// acd_cli's chunked download: fixed ranges until 416 means EOF.
 async fn chunked_download_ends_with_416(ctx: Ctx) -> Result<(), Failure> {
-    // acd_cli's chunked download: fixed ranges until 416 means EOF.
     const CHUNK: usize = 3_000;
     let (node, bytes) = file(&ctx, SIZE).await?;
     let api = ctx.api();

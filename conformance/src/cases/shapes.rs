@@ -229,9 +229,10 @@ async fn upload_failure_is_bare_400(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// S3 refuses a second auth mechanism (§6.7, §7.1, §8.7).
+///
+/// The mock's presigned URLs live at `<base>/s3/<token>`; S3 refused any request
+/// with both a signature query and Authorization before looking further.
 async fn s3_refuses_a_second_auth_mechanism(ctx: Ctx) -> Result<(), Failure> {
-    // The mock's presigned URLs live at `<base>/s3/<token>`; S3 refused any request
-    // with both a signature query and Authorization before looking further.
     let api = ctx.api();
     let mut url = api.content_url("/s3/conformance");
     url.set_query(Some(

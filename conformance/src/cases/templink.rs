@@ -159,9 +159,10 @@ async fn templink_honours_range(ctx: Ctx) -> Result<(), Failure> {
 }
 
 /// Templink with authorization is served or refused (§8.7, §6.7).
+///
+/// Small-file links were cdproxy URLs that ignore the header (the mock serves
+/// them); S3 links refuse it with 400 XML. Either is acceptable, wrong bytes are not.
 async fn templink_with_authorization_is_served_or_refused(ctx: Ctx) -> Result<(), Failure> {
-    // Small-file links were cdproxy URLs that ignore the header (the mock serves
-    // them); S3 links refuse it with 400 XML. Either is acceptable, wrong bytes are not.
     let (node, bytes) = file(&ctx, "authed.bin").await?;
     let link = link_of(&with_link(&ctx.api(), &id(&node)).await?)?;
     let reply = fetch(&ctx, &link, None, true).await;
@@ -187,8 +188,9 @@ async fn templink_with_authorization_is_served_or_refused(ctx: Ctx) -> Result<()
 }
 
 /// Templink is stable when asked again (§8.7).
+///
+/// Links live 48 h and are only replaced after 24 h, when an app asks again.
 async fn templink_is_stable_when_asked_again(ctx: Ctx) -> Result<(), Failure> {
-    // Links live 48 h and are only replaced after 24 h, when an app asks again.
     let (node, _) = file(&ctx, "again.bin").await?;
     let api = ctx.api();
     let first = link_of(&with_link(&api, &id(&node)).await?)?;
