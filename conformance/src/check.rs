@@ -149,7 +149,7 @@ impl Check {
 /// Failure>` of the module, registered as `NAME ("§x.y", [Capability...])`. The check's name is
 /// the function's, its area the module's ([`Check::area_of`]).
 ///
-/// ```ignore
+/// ```text
 /// pub(crate) fn checks() -> Vec<Check> {
 ///     checks![
 ///         root_is_found_by_filter ("§6.1", []),
