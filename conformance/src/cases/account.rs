@@ -93,7 +93,7 @@ async fn fresh_account(ctx: &Ctx, quota: u64) -> Result<Api, Failure> {
     })
 }
 
-/// Info shape (§6.12).
+/// `GET account/info` has a string `termsOfUse` and status ACTIVE (§6.12).
 async fn info_shape(ctx: Ctx) -> Result<(), Failure> {
     let info = ctx
         .api()
@@ -110,14 +110,15 @@ async fn info_shape(ctx: Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Quota shape (§6.12).
+/// `GET account/quota` has a quota above 0 (§6.12).
 async fn quota_shape(ctx: Ctx) -> Result<(), Failure> {
     let (total, _) = quota(&ctx, &ctx.api()).await?;
     ensure!(total > 0, "a quota above 0", "{total}");
     Ok(())
 }
 
-/// Usage shape (§6.12).
+/// `GET account/usage` has a `lastCalculated` time and integer bytes and counts per category
+/// (§6.12).
 async fn usage_shape(ctx: Ctx) -> Result<(), Failure> {
     usage(&ctx, &ctx.api()).await.map(|_| ())
 }

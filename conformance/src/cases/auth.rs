@@ -156,7 +156,8 @@ fn api_with(ctx: &Ctx, token: &str) -> Api {
     }
 }
 
-/// Refresh with form credentials (§1.3, §12.6, §12.7).
+/// A refresh with client credentials in the form gives an access token of 350+ characters that
+/// works (§1.3, §12.6, §12.7).
 async fn refresh_with_form_credentials(ctx: Ctx) -> Result<(), Failure> {
     let (_, reply) = refresh(&ctx, ClientAuth::Form).await?;
     ctx.record("token", &reply.json());
@@ -172,7 +173,7 @@ async fn refresh_with_form_credentials(ctx: Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Refresh with basic credentials (§1.3, §12.6).
+/// A refresh with client credentials in HTTP Basic auth works too (§1.3, §12.6).
 async fn refresh_with_basic_credentials(ctx: Ctx) -> Result<(), Failure> {
     let (_, reply) = refresh(&ctx, ClientAuth::Basic).await?;
     ctx.record("token", &reply.json());

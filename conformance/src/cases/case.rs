@@ -137,7 +137,7 @@ async fn case_variant_upload_and_rename_are_409(ctx: Ctx) -> Result<(), Failure>
     Ok(())
 }
 
-/// Case preserved (§8.9).
+/// Names keep the case they were given: in the reply, by id and as listed (§8.9).
 async fn case_preserved(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;

@@ -178,7 +178,7 @@ async fn move_onto_a_name_clash_is_409(ctx: Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Add a second parent (§6.10, §4).
+/// Adding a second parent is 200 and the node then has both parents (§6.10, §4).
 async fn add_a_second_parent(ctx: Ctx) -> Result<(), Failure> {
     ctx.budget(50)?;
     let api = ctx.api();

@@ -50,7 +50,8 @@ async fn overwrite_replaces_content_and_bumps_version(ctx: Ctx) -> Result<(), Fa
     ensure_download(&api, &id(&node), &new).await
 }
 
-/// Overwrite with empty content (§6.6, §8.13).
+/// An overwrite with empty content (acd_cli's clear_file) is 200 with size 0 and the empty md5
+/// (§6.6, §8.13).
 async fn overwrite_with_empty_content(ctx: Ctx) -> Result<(), Failure> {
     ctx.budget(500)?;
     let api = ctx.api();

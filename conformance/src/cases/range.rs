@@ -90,7 +90,7 @@ async fn closed_range_is_206(ctx: Ctx) -> Result<(), Failure> {
     ensure_part(&ctx, &api, &node, &bytes, "bytes=0-9999", (0, SIZE - 1)).await
 }
 
-/// Open ended range (§6.7).
+/// An open-ended range (`bytes=9000-`, `bytes=0-`) is 206 with the rest of the file (§6.7).
 async fn open_ended_range(ctx: Ctx) -> Result<(), Failure> {
     let (node, bytes) = file(&ctx, SIZE).await?;
     let api = ctx.api();
@@ -98,7 +98,7 @@ async fn open_ended_range(ctx: Ctx) -> Result<(), Failure> {
     ensure_part(&ctx, &api, &node, &bytes, "bytes=0-", (0, SIZE - 1)).await
 }
 
-/// Suffix range (§6.7).
+/// A suffix range (`bytes=-500`, `bytes=-1`) is 206 with the last bytes of the file (§6.7).
 async fn suffix_range(ctx: Ctx) -> Result<(), Failure> {
     let (node, bytes) = file(&ctx, SIZE).await?;
     let api = ctx.api();
@@ -150,7 +150,7 @@ async fn range_on_an_empty_file_is_416(ctx: Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Chunked download ends with 416 (§6.7).
+/// A download in 3000-byte ranges gets the whole file and then 416 past its end (§6.7).
 ///
 /// acd_cli's chunked download: fixed ranges until 416 means EOF.
 async fn chunked_download_ends_with_416(ctx: Ctx) -> Result<(), Failure> {

@@ -174,7 +174,7 @@ async fn restore_of_a_folder_brings_its_children_back(ctx: Ctx) -> Result<(), Fa
     wait_listed(&ctx, &api, &folder, &file, true).await
 }
 
-/// Purge is refused (§6.11, §7.2).
+/// Purging a trashed node (`DELETE nodes/{id}`) is 403 for an app (§6.11, §7.2).
 async fn purge_is_refused(ctx: Ctx) -> Result<(), Failure> {
     ctx.budget(100)?;
     let api = ctx.api();
