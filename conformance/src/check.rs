@@ -137,17 +137,38 @@ impl Check {
     }
 }
 
-/// Declare a check: `check!("area", "name", "§x.y", [Capability...], |ctx| async move { ... })`.
+impl Check {
+    /// The area of the checks declared in the module at `module_path` (`module_path!()`): its
+    /// last segment, e.g. `names` for `acd_conformance::cases::names`.
+    pub fn area_of(module_path: &'static str) -> &'static str {
+        module_path.rsplit("::").next().unwrap_or(module_path)
+    }
+}
+
+/// The checks of a case module, in order: each an `async fn NAME(ctx: Ctx) -> Result<(),
+/// Failure>` of the module, registered as `NAME ("§x.y", [Capability...])`. The check's name is
+/// the function's, its area the module's ([`Check::area_of`]).
+///
+/// ```text
+/// pub(crate) fn checks() -> Vec<Check> {
+///     checks![
+///         root_is_found_by_filter ("§6.1", []),
+///         trashing_the_root_is_forbidden ("§6.11, §7.2", [Capability::FaultInjection]),
+///     ]
+/// }
+/// ```
 #[macro_export]
-macro_rules! check {
-    ($area:expr, $name:expr, $reference:expr, [$($cap:expr),* $(,)?], $body:expr) => {
-        $crate::check::Check {
-            area: $area,
-            name: $name,
-            reference: $reference,
-            needs: &[$($cap),*],
-            run: |ctx| Box::pin(($body)(ctx)),
-        }
+macro_rules! checks {
+    ($($name:ident ($reference:expr, [$($cap:expr),* $(,)?])),* $(,)?) => {
+        vec![$(
+            $crate::check::Check {
+                area: $crate::check::Check::area_of(module_path!()),
+                name: stringify!($name),
+                reference: $reference,
+                needs: &[$($cap),*],
+                run: |ctx| Box::pin($name(ctx)),
+            }
+        ),*]
     };
 }
 

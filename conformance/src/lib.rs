@@ -2,7 +2,7 @@
 //! Drive?" for a server and "does the client handle Amazon Drive?" for acd-client.
 //!
 //! - [`check`]: what a check is ([`check::Check`]: area, name, the reference section it
-//!   enforces, the capabilities it needs) and the `check!`/`ensure!` macros;
+//!   enforces, the capabilities it needs) and the `checks!`/`ensure!` macros;
 //! - [`target`]: the embedded mock, a running mock (`url=`), or a real account (`remote=`), each
 //!   with capabilities and known divergences; everything happens in a fresh
 //!   `acd-conformance-<random>` folder that is trashed at the end;

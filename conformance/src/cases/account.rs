@@ -7,7 +7,7 @@ use crate::api::{Api, id};
 use crate::cases::folders::{is_timestamp, unique_bytes};
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// The usage categories of §6.12.
 const CATEGORIES: [&str; 4] = ["other", "doc", "photo", "video"];
@@ -93,111 +93,100 @@ async fn fresh_account(ctx: &Ctx, quota: u64) -> Result<Api, Failure> {
     })
 }
 
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    vec![
-        check!(
-            "account",
-            "info_shape",
-            "§6.12",
-            [],
-            |ctx: Ctx| async move {
-                let info = ctx
-                    .api()
-                    .get("account/info", &[])
-                    .await
-                    .ok_json("GET account/info")?;
-                ctx.record("info", &info);
-                ensure!(
-                    info["termsOfUse"].is_string(),
-                    "termsOfUse as a string",
-                    "{info}"
-                );
-                ensure_eq!(info["status"].as_str(), Some("ACTIVE"), "status");
-                Ok(())
-            }
-        ),
-        check!(
-            "account",
-            "quota_shape",
-            "§6.12",
-            [],
-            |ctx: Ctx| async move {
-                let (total, _) = quota(&ctx, &ctx.api()).await?;
-                ensure!(total > 0, "a quota above 0", "{total}");
-                Ok(())
-            }
-        ),
-        check!(
-            "account",
-            "usage_shape",
-            "§6.12",
-            [],
-            |ctx: Ctx| async move { usage(&ctx, &ctx.api()).await.map(|_| ()) }
-        ),
-        // Only on mocks: a fresh account of its own, so no other check's uploads interfere.
-        check!(
-            "account",
-            "quota_and_usage_follow_an_upload",
-            "§6.12",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                const QUOTA: u64 = 10 << 20;
-                const LEN: usize = 12_345;
-                ctx.budget(LEN as u64)?;
-                let api = fresh_account(&ctx, QUOTA).await?;
-                let (total, before) = quota(&ctx, &api).await?;
-                ensure_eq!(total, QUOTA, "the fresh account's quota");
-                ensure_eq!(before, QUOTA, "available on an empty account");
-                ensure_eq!(
-                    usage(&ctx, &api).await?,
-                    (0, 0),
-                    "usage (bytes, count) when empty"
-                );
-                let root = id(&api.root().await?);
-                api.file(&root, "weight.bin", &unique_bytes(&ctx, LEN, 0))
-                    .await?;
-                let (_, after) = quota(&ctx, &api).await?;
-                ensure_eq!(after, before - LEN as u64, "available after the upload");
-                ensure_eq!(
-                    usage(&ctx, &api).await?,
-                    (LEN as u64, 1),
-                    "usage (bytes, count) summed over the categories"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "account",
-            "upload_over_quota_is_403",
-            "§7.2, §6.12",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                const QUOTA: u64 = 1_000;
-                ctx.budget(2 * QUOTA)?;
-                let api = fresh_account(&ctx, QUOTA).await?;
-                let root = id(&api.root().await?);
-                let reply = api
-                    .upload(
-                        &root,
-                        "too-big.bin",
-                        unique_bytes(&ctx, 2 * QUOTA as usize, 0),
-                        &[("suppress", "deduplication")],
-                    )
-                    .await;
-                ctx.record("over_quota", &reply.json());
-                reply.expect(403, "an upload larger than the quota")?;
-                let (_, available) = quota(&ctx, &api).await?;
-                ensure_eq!(available, QUOTA, "available after the refusal");
-                let listed: Vec<Value> = api.children(&root).await?;
-                ensure!(
-                    listed.iter().all(|n| n["name"] != "too-big.bin"),
-                    "no node for the refused upload",
-                    "{}",
-                    json!(listed)
-                );
-                Ok(())
-            }
-        ),
+/// `GET account/info` has a string `termsOfUse` and status ACTIVE (§6.12).
+async fn info_shape(ctx: Ctx) -> Result<(), Failure> {
+    let info = ctx
+        .api()
+        .get("account/info", &[])
+        .await
+        .ok_json("GET account/info")?;
+    ctx.record("info", &info);
+    ensure!(
+        info["termsOfUse"].is_string(),
+        "termsOfUse as a string",
+        "{info}"
+    );
+    ensure_eq!(info["status"].as_str(), Some("ACTIVE"), "status");
+    Ok(())
+}
+
+/// `GET account/quota` has a quota above 0 (§6.12).
+async fn quota_shape(ctx: Ctx) -> Result<(), Failure> {
+    let (total, _) = quota(&ctx, &ctx.api()).await?;
+    ensure!(total > 0, "a quota above 0", "{total}");
+    Ok(())
+}
+
+/// `GET account/usage` has a `lastCalculated` time and integer bytes and counts per category
+/// (§6.12).
+async fn usage_shape(ctx: Ctx) -> Result<(), Failure> {
+    usage(&ctx, &ctx.api()).await.map(|_| ())
+}
+
+/// Quota and usage follow an upload (§6.12).
+///
+/// Only on mocks: a fresh account of its own, so no other check's uploads interfere.
+async fn quota_and_usage_follow_an_upload(ctx: Ctx) -> Result<(), Failure> {
+    const QUOTA: u64 = 10 << 20;
+    const LEN: usize = 12_345;
+    ctx.budget(LEN as u64)?;
+    let api = fresh_account(&ctx, QUOTA).await?;
+    let (total, before) = quota(&ctx, &api).await?;
+    ensure_eq!(total, QUOTA, "the fresh account's quota");
+    ensure_eq!(before, QUOTA, "available on an empty account");
+    ensure_eq!(
+        usage(&ctx, &api).await?,
+        (0, 0),
+        "usage (bytes, count) when empty"
+    );
+    let root = id(&api.root().await?);
+    api.file(&root, "weight.bin", &unique_bytes(&ctx, LEN, 0))
+        .await?;
+    let (_, after) = quota(&ctx, &api).await?;
+    ensure_eq!(after, before - LEN as u64, "available after the upload");
+    ensure_eq!(
+        usage(&ctx, &api).await?,
+        (LEN as u64, 1),
+        "usage (bytes, count) summed over the categories"
+    );
+    Ok(())
+}
+
+/// Upload over quota is 403 (§7.2, §6.12).
+async fn upload_over_quota_is_403(ctx: Ctx) -> Result<(), Failure> {
+    const QUOTA: u64 = 1_000;
+    ctx.budget(2 * QUOTA)?;
+    let api = fresh_account(&ctx, QUOTA).await?;
+    let root = id(&api.root().await?);
+    let reply = api
+        .upload(
+            &root,
+            "too-big.bin",
+            unique_bytes(&ctx, 2 * QUOTA as usize, 0),
+            &[("suppress", "deduplication")],
+        )
+        .await;
+    ctx.record("over_quota", &reply.json());
+    reply.expect(403, "an upload larger than the quota")?;
+    let (_, available) = quota(&ctx, &api).await?;
+    ensure_eq!(available, QUOTA, "available after the refusal");
+    let listed: Vec<Value> = api.children(&root).await?;
+    ensure!(
+        listed.iter().all(|n| n["name"] != "too-big.bin"),
+        "no node for the refused upload",
+        "{}",
+        json!(listed)
+    );
+    Ok(())
+}
+
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        info_shape("§6.12", []),
+        quota_shape("§6.12", []),
+        usage_shape("§6.12", []),
+        quota_and_usage_follow_an_upload("§6.12", [Capability::FaultInjection]),
+        upload_over_quota_is_403("§7.2, §6.12", [Capability::FaultInjection]),
     ]
 }

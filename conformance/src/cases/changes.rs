@@ -9,7 +9,7 @@ use crate::api::{Api, id, short};
 use crate::cases::folders::{LISTING_DEADLINE, send_json, unique_bytes};
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// One answer of `POST changes`: its change lines (the `{"end":true}` line checked and dropped).
 pub(crate) async fn feed(api: &Api, body: &Value) -> Result<Vec<Value>, Failure> {
@@ -122,181 +122,165 @@ fn latest<'a>(nodes: &'a [Value], node: &str) -> Option<&'a Value> {
     nodes.iter().rev().find(|n| id(n) == node)
 }
 
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    vec![
-        check!(
-            "changes",
-            "feed_is_ndjson_ending_with_end",
-            "§6.13, §12.4",
-            [Capability::Changes],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let folder = ctx.folder().await?;
-                let lines = feed(&api, &json!({})).await?;
-                if let Some(first) = lines.first() {
-                    let mut shape = first.clone();
-                    shape["nodes"] = json!([]);
-                    ctx.record("first_line", &shape);
-                }
-                let all: Vec<&Value> = lines
-                    .iter()
-                    .flat_map(|l| l["nodes"].as_array().into_iter().flatten())
-                    .collect();
-                // No checkpoint: the full state, which has this check's folder.
-                ensure!(
-                    all.iter().any(|n| id(n) == folder),
-                    format!("the full feed to hold this check's folder {folder}"),
-                    "{} nodes without it",
-                    all.len()
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "changes",
-            "checkpoint_shows_later_changes",
-            "§6.13",
-            [Capability::Changes],
-            |ctx: Ctx| async move {
-                ctx.budget(100)?;
-                let api = ctx.api();
-                let parent = ctx.folder().await?;
-                let cp = checkpoint_now(&api).await?;
-                let bytes = unique_bytes(&ctx, 100, 0);
-                let file = id(&api.file(&parent, "news.txt", &bytes).await?);
-                let nodes = nodes_after(&api, &cp, &json!({}), "the new file", |seen| {
-                    latest(seen, &file).is_some()
-                })
-                .await?;
-                let node = latest(&nodes, &file).cloned().unwrap_or_default();
-                ctx.record("changed_node", &node);
-                ensure_eq!(node["status"].as_str(), Some("AVAILABLE"), "status");
-                ensure_eq!(node["name"].as_str(), Some("news.txt"), "name");
-                ensure_eq!(node["parents"].clone(), json!([parent]), "parents");
-                ensure_eq!(
-                    node["contentProperties"]["md5"].as_str(),
-                    Some(crate::api::md5_hex(&bytes).as_str()),
-                    "contentProperties.md5"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "changes",
-            "include_purged_as_string_is_accepted",
-            "§6.13",
-            [Capability::Changes],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let parent = ctx.folder().await?;
-                let cp = checkpoint_now(&api).await?;
-                let made = id(&api.folder(&parent, "after-checkpoint").await?);
-                // Exactly rclone's body; the feed must hold the folder made after the
-                // checkpoint, so the lines checked below are never an empty feed.
-                let lines = ctx
-                    .settled(|| async {
-                        let lines =
-                            feed(&api, &json!({"checkpoint": cp, "includePurged": "true"})).await?;
-                        let ids: Vec<String> = lines
-                            .iter()
-                            .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
-                            .map(|n| id(&n))
-                            .collect();
-                        ensure!(
-                            ids.contains(&made),
-                            "the folder made after the checkpoint in the feed",
-                            "{} lines, {} nodes, not it",
-                            lines.len(),
-                            ids.len()
-                        );
-                        Ok(lines)
-                    })
-                    .await?;
-                // The feed is account-wide (other checks' changes show up): record its shape only.
-                if let Some(first) = lines.first() {
-                    let mut shape = first.clone();
-                    shape["nodes"] = json!([]);
-                    ctx.record("after_checkpoint", &shape);
-                }
-                ensure!(
-                    lines.iter().all(|l| l["statusCode"] == json!(200)),
-                    "statusCode 200 on every line",
-                    "{}",
-                    short(&json!(lines).to_string())
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "changes",
-            "trashed_node_appears_with_status_trash",
-            "§6.13, §6.11",
-            [Capability::Changes],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let parent = ctx.folder().await?;
-                let folder = id(&api.folder(&parent, "to-bin").await?);
-                let cp = checkpoint_now(&api).await?;
-                api.trash(&folder).await.expect(200, "PUT trash/{id}")?;
-                let nodes = nodes_after(&api, &cp, &json!({}), "the trashed folder", |seen| {
-                    latest(seen, &folder).is_some_and(|n| n["status"] == "TRASH")
-                })
-                .await?;
-                let node = latest(&nodes, &folder).cloned().unwrap_or_default();
-                ctx.record("trashed_node", &node);
-                ensure_eq!(node["kind"].as_str(), Some("FOLDER"), "kind");
-                ensure_eq!(node["name"].as_str(), Some("to-bin"), "name");
-                Ok(())
-            }
-        ),
-        check!(
-            "changes",
-            "chunk_size_caps_nodes_per_line",
-            "§6.13",
-            [Capability::Changes],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let parent = ctx.folder().await?;
-                let cp = checkpoint_now(&api).await?;
-                let mut made = Vec::new();
-                for name in ["c1", "c2", "c3"] {
-                    made.push(id(&api.folder(&parent, name).await?));
-                }
-                let deadline = Instant::now() + LISTING_DEADLINE;
-                loop {
-                    let lines = feed(
-                        &api,
-                        &json!({"checkpoint": cp, "includePurged": "true", "chunkSize": 1}),
-                    )
-                    .await?;
-                    for line in &lines {
-                        let n = line["nodes"].as_array().map_or(0, Vec::len);
-                        ensure!(n <= 1, "at most chunkSize = 1 node per line", "{n} nodes");
-                    }
-                    let seen: Vec<String> = lines
-                        .iter()
-                        .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
-                        .map(|n| id(&n))
-                        .collect();
-                    if made.iter().all(|m| seen.contains(m)) {
-                        ensure!(
-                            lines.len() >= 3,
-                            "one line per node",
-                            "{} lines for {} nodes with chunkSize 1",
-                            lines.len(),
-                            seen.len()
-                        );
-                        return Ok(());
-                    }
-                    ensure!(
-                        Instant::now() < deadline,
-                        format!("the three new folders {made:?} in the feed"),
-                        "{seen:?}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        ),
+/// Feed is ndjson ending with end (§6.13, §12.4).
+async fn feed_is_ndjson_ending_with_end(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    let lines = feed(&api, &json!({})).await?;
+    if let Some(first) = lines.first() {
+        let mut shape = first.clone();
+        shape["nodes"] = json!([]);
+        ctx.record("first_line", &shape);
+    }
+    let all: Vec<&Value> = lines
+        .iter()
+        .flat_map(|l| l["nodes"].as_array().into_iter().flatten())
+        .collect();
+    // No checkpoint: the full state, which has this check's folder.
+    ensure!(
+        all.iter().any(|n| id(n) == folder),
+        format!("the full feed to hold this check's folder {folder}"),
+        "{} nodes without it",
+        all.len()
+    );
+    Ok(())
+}
+
+/// Checkpoint shows later changes (§6.13).
+async fn checkpoint_shows_later_changes(ctx: Ctx) -> Result<(), Failure> {
+    ctx.budget(100)?;
+    let api = ctx.api();
+    let parent = ctx.folder().await?;
+    let cp = checkpoint_now(&api).await?;
+    let bytes = unique_bytes(&ctx, 100, 0);
+    let file = id(&api.file(&parent, "news.txt", &bytes).await?);
+    let nodes = nodes_after(&api, &cp, &json!({}), "the new file", |seen| {
+        latest(seen, &file).is_some()
+    })
+    .await?;
+    let node = latest(&nodes, &file).cloned().unwrap_or_default();
+    ctx.record("changed_node", &node);
+    ensure_eq!(node["status"].as_str(), Some("AVAILABLE"), "status");
+    ensure_eq!(node["name"].as_str(), Some("news.txt"), "name");
+    ensure_eq!(node["parents"].clone(), json!([parent]), "parents");
+    ensure_eq!(
+        node["contentProperties"]["md5"].as_str(),
+        Some(crate::api::md5_hex(&bytes).as_str()),
+        "contentProperties.md5"
+    );
+    Ok(())
+}
+
+/// Include purged as string is accepted (§6.13).
+async fn include_purged_as_string_is_accepted(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let parent = ctx.folder().await?;
+    let cp = checkpoint_now(&api).await?;
+    let made = id(&api.folder(&parent, "after-checkpoint").await?);
+    // Exactly rclone's body; the feed must hold the folder made after the
+    // checkpoint, so the lines checked below are never an empty feed.
+    let lines = ctx
+        .settled(|| async {
+            let lines = feed(&api, &json!({"checkpoint": cp, "includePurged": "true"})).await?;
+            let ids: Vec<String> = lines
+                .iter()
+                .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
+                .map(|n| id(&n))
+                .collect();
+            ensure!(
+                ids.contains(&made),
+                "the folder made after the checkpoint in the feed",
+                "{} lines, {} nodes, not it",
+                lines.len(),
+                ids.len()
+            );
+            Ok(lines)
+        })
+        .await?;
+    // The feed is account-wide (other checks' changes show up): record its shape only.
+    if let Some(first) = lines.first() {
+        let mut shape = first.clone();
+        shape["nodes"] = json!([]);
+        ctx.record("after_checkpoint", &shape);
+    }
+    ensure!(
+        lines.iter().all(|l| l["statusCode"] == json!(200)),
+        "statusCode 200 on every line",
+        "{}",
+        short(&json!(lines).to_string())
+    );
+    Ok(())
+}
+
+/// Trashed node appears with status trash (§6.13, §6.11).
+async fn trashed_node_appears_with_status_trash(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let parent = ctx.folder().await?;
+    let folder = id(&api.folder(&parent, "to-bin").await?);
+    let cp = checkpoint_now(&api).await?;
+    api.trash(&folder).await.expect(200, "PUT trash/{id}")?;
+    let nodes = nodes_after(&api, &cp, &json!({}), "the trashed folder", |seen| {
+        latest(seen, &folder).is_some_and(|n| n["status"] == "TRASH")
+    })
+    .await?;
+    let node = latest(&nodes, &folder).cloned().unwrap_or_default();
+    ctx.record("trashed_node", &node);
+    ensure_eq!(node["kind"].as_str(), Some("FOLDER"), "kind");
+    ensure_eq!(node["name"].as_str(), Some("to-bin"), "name");
+    Ok(())
+}
+
+/// Chunk size caps nodes per line (§6.13).
+async fn chunk_size_caps_nodes_per_line(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let parent = ctx.folder().await?;
+    let cp = checkpoint_now(&api).await?;
+    let mut made = Vec::new();
+    for name in ["c1", "c2", "c3"] {
+        made.push(id(&api.folder(&parent, name).await?));
+    }
+    let deadline = Instant::now() + LISTING_DEADLINE;
+    loop {
+        let lines = feed(
+            &api,
+            &json!({"checkpoint": cp, "includePurged": "true", "chunkSize": 1}),
+        )
+        .await?;
+        for line in &lines {
+            let n = line["nodes"].as_array().map_or(0, Vec::len);
+            ensure!(n <= 1, "at most chunkSize = 1 node per line", "{n} nodes");
+        }
+        let seen: Vec<String> = lines
+            .iter()
+            .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
+            .map(|n| id(&n))
+            .collect();
+        if made.iter().all(|m| seen.contains(m)) {
+            ensure!(
+                lines.len() >= 3,
+                "one line per node",
+                "{} lines for {} nodes with chunkSize 1",
+                lines.len(),
+                seen.len()
+            );
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            format!("the three new folders {made:?} in the feed"),
+            "{seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        feed_is_ndjson_ending_with_end("§6.13, §12.4", [Capability::Changes]),
+        checkpoint_shows_later_changes("§6.13", [Capability::Changes]),
+        include_purged_as_string_is_accepted("§6.13", [Capability::Changes]),
+        trashed_node_appears_with_status_trash("§6.13, §6.11", [Capability::Changes]),
+        chunk_size_caps_nodes_per_line("§6.13", [Capability::Changes]),
     ]
 }

@@ -2,24 +2,37 @@
 //! (reference §8), injected through the mock's fault rules. These checks test acd-client, not
 //! the target (the report counts them apart, and `--list` says so); they need the mock's admin
 //! API, so a real account skips them.
+//!
+//! The checks live in submodules by what they test (`phantoms`, `retries`, `downloads`,
+//! `cache`); this module holds the acd-client harness they share and registers them, in
+//! order, under the area `client`.
+
+mod cache;
+mod downloads;
+mod phantoms;
+mod retries;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acd_client::api::model::Node;
-use acd_client::ops::sync::{Mode, upload_tree};
 use acd_client::pacer::PacerConfig;
-use acd_client::paths::RemotePath;
 use acd_client::transfer::download::Downloader;
 use acd_client::transfer::stats::Stats;
 use acd_client::transfer::upload::{Source, Uploader};
 use serde_json::{Value, json};
 
-use crate::api::{SCOPE_HEADER, id, md5_hex};
-use crate::check::{CLIENT_AREA, Capability, Check, Failure};
+use crate::api::SCOPE_HEADER;
+use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure_eq};
+use cache::cache_follows_the_changes_feed;
+use downloads::{never_keeps_a_corrupt_download, resumes_cut_download};
+use phantoms::{recovers_phantom_upload, waits_for_late_phantom};
+use retries::{
+    backs_off_on_429, refreshes_expired_token, restarts_listing_after_lost_page, retries_5xx,
+};
 
 const FI: Capability = Capability::FaultInjection;
 
@@ -249,475 +262,17 @@ async fn exactly_one(ctx: &Ctx, folder: &str, name: &str, md5: &str) -> Result<V
     .await
 }
 
-// ---- the checks -------------------------------------------------------------------------------
-
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    vec![
-        check!(
-            CLIENT_AREA,
-            "recovers_phantom_upload",
-            "§8.6",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let folder = ctx.folder().await?;
-                ctx.budget(64 * 1024)?;
-                let client = Client::open(&ctx).await?;
-                let bytes = ctx.data(64 * 1024);
-                let path = client.write("ghost.bin", &bytes)?;
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "upload"},
-                        "action": {"kind": "phantom_upload", "status": 504, "after_lookups": 2},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let node = client
-                    .upload(&folder, "ghost.bin", &path, Duration::from_secs(10))
-                    .await?;
-                ensure_eq!(
-                    ctx.fired_at_least(&rule, 1).await?,
-                    1,
-                    "phantom faults fired"
-                );
-                let one = exactly_one(&ctx, &folder, "ghost.bin", &md5_hex(&bytes)).await?;
-                ensure_eq!(node.id, id(&one), "the node the client returned");
-                ensure!(
-                    client.ctx.remote.drive.pacer().retries() >= 1,
-                    "the phantom wait counted as a retry",
-                    "no retry"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "waits_for_late_phantom",
-            "§8.6, §8.8",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                // A 408 after the whole body; the node reaches listings 400 ms later.
-                let folder = ctx.folder().await?;
-                ctx.budget(32 * 1024)?;
-                let client = Client::open(&ctx).await?;
-                let bytes = ctx.data(32 * 1024);
-                let path = client.write("late.bin", &bytes)?;
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "upload"},
-                        "action": {"kind": "phantom_upload", "status": 408, "delay_ms": 400},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let started = Instant::now();
-                let node = client
-                    .upload(&folder, "late.bin", &path, Duration::from_secs(10))
-                    .await?;
-                ctx.fired_at_least(&rule, 1).await?;
-                ensure!(
-                    started.elapsed() >= Duration::from_millis(400),
-                    "the client waited for the node to appear",
-                    "it returned after {:?}",
-                    started.elapsed()
-                );
-                let one = exactly_one(&ctx, &folder, "late.bin", &md5_hex(&bytes)).await?;
-                ensure_eq!(node.id, id(&one), "the node the client returned");
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "backs_off_on_429",
-            "§8.1, §8.2",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let folder = ctx.folder().await?;
-                ctx.budget(8192)?;
-                let client = Client::open(&ctx).await?;
-                let bytes = ctx.data(8192);
-                let path = client.write("throttled.bin", &bytes)?;
-                // Three 429s asking for 2 s each. The client's own back-off draws here are
-                // below 1 s, 2 s and 2 s (its max_sleep), so only honouring Retry-After spaces
-                // every attempt 2 s apart.
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "upload"},
-                        "action": {"kind": "error", "error": "rate_exceeded", "retry_after": 2},
-                        "trigger": {"first": 3}
-                    }))
-                    .await?;
-                // The journal's position now: earlier runs against the same mock used the
-                // same scope.
-                let before = ctx
-                    .admin()?
-                    .call(reqwest::Method::GET, "journal?limit=1", None)
-                    .await?["entries"][0]["seq"]
-                    .as_u64()
-                    .unwrap_or(0);
-                let node = client
-                    .upload(&folder, "throttled.bin", &path, Duration::from_secs(1))
-                    .await?;
-                ensure_eq!(ctx.fired_at_least(&rule, 3).await?, 3, "429s answered");
-                ensure_eq!(
-                    node.md5(),
-                    Some(md5_hex(&bytes).as_str()),
-                    "md5 of the upload"
-                );
-                // The mock's journal: when each attempt arrived and what it got (no timing
-                // of our own, so a slow machine cannot make this pass or fail).
-                let journal = ctx
-                    .admin()?
-                    .call(
-                        reqwest::Method::GET,
-                        "journal?operation=upload&limit=10000",
-                        None,
-                    )
-                    .await?;
-                // (status, arrival, whether our rule answered it), oldest first.
-                type Attempt = (u16, chrono::DateTime<chrono::FixedOffset>, bool);
-                let attempts: Vec<Attempt> = journal["entries"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > before))
-                    .filter(|e| e["scope"].as_str() == Some(ctx.scope().as_str()))
-                    .filter_map(|e| {
-                        let status = u16::try_from(e["status"].as_u64()?).ok()?;
-                        let time =
-                            chrono::DateTime::parse_from_rfc3339(e["time"].as_str()?).ok()?;
-                        Some((status, time, e["fault"].as_str() == Some(rule.as_str())))
-                    })
-                    .collect();
-                // Every attempt but the last was refused (ours, and any 429 of a rate limit
-                // the target enforces), the last succeeded: the client retried each refusal.
-                let statuses: Vec<u16> = attempts.iter().map(|(s, _, _)| *s).collect();
-                ensure!(
-                    statuses.last() == Some(&201)
-                        && statuses[..statuses.len() - 1].iter().all(|s| *s == 429)
-                        && attempts.iter().filter(|(_, _, ours)| *ours).count() == 3,
-                    "the mock saw our three 429s (and only 429s) retried, then a 201",
-                    "{statuses:?}"
-                );
-                for pair in attempts.windows(2).filter(|p| p[0].2) {
-                    let gap = pair[1].1 - pair[0].1;
-                    ensure!(
-                        gap >= chrono::TimeDelta::seconds(2),
-                        "each retry at least Retry-After (2 s) after the 429",
-                        "a retry {} ms after it",
-                        gap.num_milliseconds()
-                    );
-                }
-                exactly_one(&ctx, &folder, "throttled.bin", &md5_hex(&bytes)).await?;
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "retries_5xx",
-            "§8.2",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let (folder, node, _) = uploaded(&ctx, "five.bin", 1024).await?;
-                // Listed first (§8.8), so the client's listing below must show it.
-                crate::cases::folders::wait_listed(&ctx, &ctx.api(), &folder, &id(&node), true)
-                    .await?;
-                let client = Client::open(&ctx).await?;
-                let on_list = ctx
-                    .fault(json!({
-                        "match": {"operation": "list"},
-                        "action": {"kind": "error", "error": "internal_failure"},
-                        "trigger": {"first": 2}
-                    }))
-                    .await?;
-                let drive = &client.ctx.remote.drive;
-                let children = drive.children(&folder).await.map_err(failed("a listing"))?;
-                ensure_eq!(
-                    ctx.fired_at_least(&on_list, 2).await?,
-                    2,
-                    "500s on the listing"
-                );
-                ensure_eq!(
-                    children.iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
-                    vec![id(&node)],
-                    "the listing after two 500s"
-                );
-                let on_get = ctx
-                    .fault(json!({
-                        "match": {"operation": "get_node"},
-                        "action": {"kind": "error", "error": "service_unavailable"},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let on_get2 = ctx
-                    .fault(json!({
-                        "match": {"operation": "get_node"},
-                        "action": {"kind": "error", "error": "gateway_timeout"},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let got = drive
-                    .node(&id(&node), false)
-                    .await
-                    .map_err(failed("GET node"))?;
-                ctx.fired_at_least(&on_get, 1).await?;
-                ctx.fired_at_least(&on_get2, 1).await?;
-                ensure_eq!(got.id, id(&node), "the node after a 503 and a 504");
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "restarts_listing_after_lost_page",
-            "§8.3",
-            [FI, Capability::Seed, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                // More than one default page (200), so the listing has a second page.
-                let folder = ctx.folder().await?;
-                let files: Vec<Value> = (0..230)
-                    .map(|i| json!({"name": format!("f{i:03}.txt"), "content": format!("{i}")}))
-                    .collect();
-                ctx.admin()?.seed(&folder, Value::Array(files)).await?;
-                let client = Client::open(&ctx).await?;
-                // The first listing request passes (a no-op latency rule takes it); the next
-                // one, page 2, is the lost page.
-                let pass = ctx
-                    .fault(json!({
-                        "match": {"operation": "list"},
-                        "action": {"kind": "latency", "ms": 0},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let lost = ctx
-                    .fault(json!({
-                        "match": {"operation": "list"},
-                        "action": {"kind": "lost_page"},
-                        "trigger": {"first": 1}
-                    }))
-                    .await?;
-                let children = client
-                    .ctx
-                    .remote
-                    .drive
-                    .children(&folder)
-                    .await
-                    .map_err(failed("a listing with a lost page"))?;
-                ctx.fired_at_least(&pass, 1).await?;
-                ctx.fired_at_least(&lost, 1).await?;
-                let mut names: Vec<String> =
-                    children.iter().map(|n| n.name().to_string()).collect();
-                names.sort();
-                names.dedup();
-                ensure_eq!(names.len(), 230, "distinct files the client listed");
-                ensure_eq!(children.len(), 230, "files the client listed");
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "refreshes_expired_token",
-            "§8.4, §1.4",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let folder = ctx.folder().await?;
-                ctx.budget(4 * 2048)?;
-                let client = Client::open(&ctx).await?;
-                let local = client.scratch.0.join("tree");
-                let mut want = Vec::new();
-                for i in 0..4usize {
-                    let bytes = ctx.data(2048 + i);
-                    client.write(&format!("tree/t{i}.bin"), &bytes)?;
-                    want.push((format!("t{i}.bin"), md5_hex(&bytes)));
-                }
-                // The session is running (endpoints discovered); now its token dies.
-                client
-                    .ctx
-                    .remote
-                    .drive
-                    .children(&folder)
-                    .await
-                    .map_err(failed("a listing"))?;
-                ctx.admin()?.expire(&client.access_token).await?;
-                let dst = RemotePath {
-                    remote: REMOTE.into(),
-                    parts: vec![
-                        ctx.target.run_folder_name.clone(),
-                        ctx.scope(),
-                        "tree".into(),
-                    ],
-                };
-                let report = upload_tree(&client.ctx, &local, &dst, Mode::Copy)
-                    .await
-                    .map_err(failed("copying a tree after the token expired"))?;
-                ensure!(
-                    report.failures.is_empty(),
-                    "a clean copy",
-                    "{:?}",
-                    report.failures
-                );
-                ensure!(
-                    client.ctx.remote.drive.auth().refresh_count() >= 1,
-                    "the client refreshed its token",
-                    "no refresh"
-                );
-                let tree = ctx
-                    .settled(|| async {
-                        let tree = named(&ctx, &folder, "tree").await?;
-                        ensure_eq!(tree.len(), 1, "folders called tree");
-                        Ok(tree)
-                    })
-                    .await?;
-                for (name, md5) in want {
-                    exactly_one(&ctx, &id(&tree[0]), &name, &md5).await?;
-                }
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "resumes_cut_download",
-            "§8.2, §6.7",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let (_, node, bytes) = uploaded(&ctx, "resume.bin", 96 * 1024).await?;
-                let client = Client::open(&ctx).await?;
-                let rule =
-                    download_rule(&ctx, json!({"kind": "cut_body", "after_bytes": 40000})).await?;
-                let got = client
-                    .ctx
-                    .remote
-                    .drive
-                    .node(&id(&node), false)
-                    .await
-                    .map_err(failed("GET node"))?;
-                let dest = client.scratch.0.join("resume.bin");
-                client
-                    .downloader(u64::MAX)
-                    .download(&got, &dest)
-                    .await
-                    .map_err(failed("a download cut once"))?;
-                ctx.fired_at_least(&rule, 1).await?;
-                let local = std::fs::read(&dest)
-                    .map_err(|e| Failure::new("the downloaded file", e.to_string()))?;
-                ensure_eq!(
-                    md5_hex(&local),
-                    md5_hex(&bytes),
-                    "md5 of the resumed download"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "cache_follows_the_changes_feed",
-            "§6.13",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                // The client's metadata cache, synced once, then changes made by another
-                // client (the raw API): an incremental sync shows each, by id and by name.
-                let folder = ctx.folder().await?;
-                let client = Client::open_cached(&ctx).await?;
-                let drive = client.ctx.remote.drive.clone();
-                let cache = client.ctx.remote.cache.clone().ok_or_else(|| {
-                    Failure::new("acd-client opened with a cache dir has a cache", "none")
-                })?;
-                acd_client::cache::sync::sync(&drive, &cache, false)
-                    .await
-                    .map_err(failed("the first sync"))?;
-                let before = cache
-                    .checkpoint()
-                    .map_err(failed("reading the checkpoint"))?;
-                let made = ctx.api().folder(&folder, "made").await?;
-                let bytes = ctx.data(2048);
-                let file = ctx.api().file(&folder, "new.bin", &bytes).await?;
-                let gone = ctx.api().file(&folder, "gone.bin", &ctx.data(64)).await?;
-                ctx.api()
-                    .trash(&id(&gone))
-                    .await
-                    .ok_json("trash gone.bin")?;
-                let stats = acd_client::cache::sync::sync(&drive, &cache, false)
-                    .await
-                    .map_err(failed("the incremental sync"))?;
-                ensure!(
-                    stats.nodes >= 3,
-                    "the sync applied the changes",
-                    "{stats:?}"
-                );
-                let after = cache
-                    .checkpoint()
-                    .map_err(failed("reading the checkpoint"))?;
-                ensure!(after != before, "the checkpoint moved", "{after:?}");
-                let cached = |id: String| {
-                    cache
-                        .node(&id)
-                        .map_err(failed("reading the cache"))?
-                        .ok_or_else(|| Failure::new(format!("node {id} in the cache"), "missing"))
-                };
-                let new = cached(id(&file))?;
-                ensure!(new.is_available(), "new.bin is AVAILABLE", "{}", new.status);
-                ensure_eq!(new.md5(), Some(md5_hex(&bytes).as_str()), "md5 of new.bin");
-                ensure!(
-                    cached(id(&made))?.is_folder(),
-                    "the new folder is a folder",
-                    "it is not"
-                );
-                let trashed = cached(id(&gone))?;
-                ensure_eq!(trashed.status.as_str(), "TRASH", "status of gone.bin");
-                let by_name = cache
-                    .child_named(&folder, "new.bin")
-                    .map_err(failed("a lookup in the cache"))?;
-                ensure_eq!(
-                    by_name.map(|n| n.id),
-                    Some(id(&file)),
-                    "new.bin found by name"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            CLIENT_AREA,
-            "never_keeps_a_corrupt_download",
-            "§8.2, §6.7",
-            [FI, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let (_, node, _) = uploaded(&ctx, "bad.bin", 16 * 1024).await?;
-                let client = Client::open(&ctx).await?;
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "download"},
-                        "action": {"kind": "corrupt_byte", "offset": 5000}
-                    }))
-                    .await?;
-                let got = client
-                    .ctx
-                    .remote
-                    .drive
-                    .node(&id(&node), false)
-                    .await
-                    .map_err(failed("GET node"))?;
-                let dest = client.scratch.0.join("bad.bin");
-                let result = client.downloader(u64::MAX).download(&got, &dest).await;
-                ctx.fired_at_least(&rule, 1).await?;
-                ensure!(
-                    result.is_err(),
-                    "the download fails (every copy is corrupt)",
-                    "it succeeded"
-                );
-                ensure!(
-                    !dest.exists(),
-                    "no file left behind",
-                    "{} exists",
-                    dest.display()
-                );
-                let partial = acd_client::transfer::download::partial_path(&dest);
-                ensure!(
-                    !partial.exists(),
-                    "no partial file left behind",
-                    "{} exists",
-                    partial.display()
-                );
-                Ok(())
-            }
-        ),
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        recovers_phantom_upload("§8.6", [FI, Capability::TokenEndpoint]),
+        waits_for_late_phantom("§8.6, §8.8", [FI, Capability::TokenEndpoint]),
+        backs_off_on_429("§8.1, §8.2", [FI, Capability::TokenEndpoint]),
+        retries_5xx("§8.2", [FI, Capability::TokenEndpoint]),
+        restarts_listing_after_lost_page("§8.3", [FI, Capability::Seed, Capability::TokenEndpoint]),
+        refreshes_expired_token("§8.4, §1.4", [FI, Capability::TokenEndpoint]),
+        resumes_cut_download("§8.2, §6.7", [FI, Capability::TokenEndpoint]),
+        cache_follows_the_changes_feed("§6.13", [FI, Capability::TokenEndpoint]),
+        never_keeps_a_corrupt_download("§8.2, §6.7", [FI, Capability::TokenEndpoint]),
     ]
 }

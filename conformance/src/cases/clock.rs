@@ -15,7 +15,7 @@ use crate::cases::changes::feed;
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
 use crate::target::Admin;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// A private in-process acd-mock built by `builder` (tokens that outlive a year of clock
 /// moves), with an [`Api`] for its default account and an [`Admin`] for its admin API. Keep the
@@ -56,55 +56,55 @@ pub(crate) async fn advance(admin: &Admin, by: &str) -> Result<(), Failure> {
         .map(|_| ())
 }
 
-/// The checks of this module.
-pub fn checks() -> Vec<Check> {
-    vec![check!(
-        "clock",
-        "trash_is_purged_after_30_days",
+/// Trash is purged after 30 days (§6.11, §6.13).
+async fn trash_is_purged_after_30_days(ctx: Ctx) -> Result<(), Failure> {
+    if !ctx.target.is_embedded_mock() {
+        return Err(Failure::skip(
+            "moves a mock's clock by a month: runs on the embedded mock only",
+        ));
+    }
+    let (_server, api, admin) = private_mock(&ctx, acd_mock::MockServer::builder()).await?;
+    let root = id(&api.root().await?);
+    let old = id(&api.file(&root, "trashed-30-days-ago.txt", b"old").await?);
+    let young = id(&api.file(&root, "trashed-29-days-ago.txt", b"young").await?);
+    api.trash(&old).await.expect(200, "PUT trash/{old}")?;
+    advance(&admin, "1d").await?;
+    api.trash(&young).await.expect(200, "PUT trash/{young}")?;
+    advance(&admin, "29d 1m").await?;
+    let gone = api.node(&old).await;
+    ctx.record("purged_node", &gone.json());
+    gone.expect(404, "GET nodes/{id} of a node trashed 30 days ago")?;
+    let kept = api.node(&young).await;
+    kept.expect(200, "GET nodes/{id} of a node trashed 29 days ago")?;
+    ensure_eq!(kept.json()["status"], "TRASH", "the younger node's status");
+    let lines = feed(&api, &json!({"includePurged": "true"})).await?;
+    let nodes: Vec<serde_json::Value> = lines
+        .iter()
+        .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
+        .filter(|n| id(n) == old)
+        .collect();
+    ctx.record("feed_entries", &serde_json::Value::Array(nodes.clone()));
+    ensure!(
+        nodes.len() == 1 && nodes[0]["status"] == "PURGED",
+        "the purged node once in the feed, with status PURGED",
+        "{nodes:?}"
+    );
+    let plain = feed(&api, &json!({})).await?;
+    ensure!(
+        plain
+            .iter()
+            .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
+            .all(|n| id(&n) != old),
+        "no purged node in the feed without includePurged",
+        "it is there"
+    );
+    Ok(())
+}
+
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![trash_is_purged_after_30_days(
         "§6.11, §6.13",
-        [Capability::FaultInjection, Capability::Changes],
-        |ctx: Ctx| async move {
-            if !ctx.target.is_embedded_mock() {
-                return Err(Failure::skip(
-                    "moves a mock's clock by a month: runs on the embedded mock only",
-                ));
-            }
-            let (_server, api, admin) = private_mock(&ctx, acd_mock::MockServer::builder()).await?;
-            let root = id(&api.root().await?);
-            let old = id(&api.file(&root, "trashed-30-days-ago.txt", b"old").await?);
-            let young = id(&api.file(&root, "trashed-29-days-ago.txt", b"young").await?);
-            api.trash(&old).await.expect(200, "PUT trash/{old}")?;
-            advance(&admin, "1d").await?;
-            api.trash(&young).await.expect(200, "PUT trash/{young}")?;
-            advance(&admin, "29d 1m").await?;
-            let gone = api.node(&old).await;
-            ctx.record("purged_node", &gone.json());
-            gone.expect(404, "GET nodes/{id} of a node trashed 30 days ago")?;
-            let kept = api.node(&young).await;
-            kept.expect(200, "GET nodes/{id} of a node trashed 29 days ago")?;
-            ensure_eq!(kept.json()["status"], "TRASH", "the younger node's status");
-            let lines = feed(&api, &json!({"includePurged": "true"})).await?;
-            let nodes: Vec<serde_json::Value> = lines
-                .iter()
-                .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
-                .filter(|n| id(n) == old)
-                .collect();
-            ctx.record("feed_entries", &serde_json::Value::Array(nodes.clone()));
-            ensure!(
-                nodes.len() == 1 && nodes[0]["status"] == "PURGED",
-                "the purged node once in the feed, with status PURGED",
-                "{nodes:?}"
-            );
-            let plain = feed(&api, &json!({})).await?;
-            ensure!(
-                plain
-                    .iter()
-                    .flat_map(|l| l["nodes"].as_array().cloned().unwrap_or_default())
-                    .all(|n| id(&n) != old),
-                "no purged node in the feed without includePurged",
-                "it is there"
-            );
-            Ok(())
-        }
-    )]
+        [Capability::FaultInjection, Capability::Changes]
+    ),]
 }

@@ -10,7 +10,7 @@ use crate::api::{Api, id};
 use crate::cases::folders::{get_node, parents_of, send_empty, unique_bytes};
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// The app name properties are set under in these checks.
 const OWNER: &str = "acdConformance";
@@ -172,79 +172,71 @@ async fn committed_then_failed(ctx: Ctx, op: &'static str) -> Result<(), Failure
     Ok(())
 }
 
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    const NEEDS: Capability = Capability::FaultInjection;
-    vec![
-        check!(
-            "committed",
-            "create_folder_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "create_folder")
-        ),
-        check!(
-            "committed",
-            "upload_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "upload")
-        ),
-        check!(
-            "committed",
-            "overwrite_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "overwrite")
-        ),
-        check!(
-            "committed",
-            "rename_committed_then_504_is_visible",
-            "§8.2, §8.6, §6.8",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "patch")
-        ),
-        check!(
-            "committed",
-            "move_committed_then_504_is_visible",
-            "§8.2, §8.6, §6.9",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "move")
-        ),
-        check!(
-            "committed",
-            "add_parent_committed_then_504_is_visible",
+/// Create folder committed then 504 is visible (§8.2, §8.6).
+async fn create_folder_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "create_folder").await
+}
+
+/// Upload committed then 504 is visible (§8.2, §8.6).
+async fn upload_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "upload").await
+}
+
+/// Overwrite committed then 504 is visible (§8.2, §8.6).
+async fn overwrite_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "overwrite").await
+}
+
+/// Rename committed then 504 is visible (§8.2, §8.6, §6.8).
+async fn rename_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "patch").await
+}
+
+/// Move committed then 504 is visible (§8.2, §8.6, §6.9).
+async fn move_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "move").await
+}
+
+/// Add parent committed then 504 is visible (§8.2, §8.6, §6.10).
+async fn add_parent_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "add_parent").await
+}
+
+/// Remove parent committed then 504 is visible (§8.2, §8.6, §6.10).
+async fn remove_parent_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "remove_parent").await
+}
+
+/// Trash committed then 504 is visible (§8.2, §8.6).
+async fn trash_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "trash").await
+}
+
+/// Restore committed then 504 is visible (§8.2, §8.6).
+async fn restore_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "restore").await
+}
+
+/// Properties committed then 504 is visible (§8.2, §8.6).
+async fn properties_committed_then_504_is_visible(ctx: Ctx) -> Result<(), Failure> {
+    committed_then_failed(ctx, "properties").await
+}
+
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        create_folder_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
+        upload_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
+        overwrite_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
+        rename_committed_then_504_is_visible("§8.2, §8.6, §6.8", [Capability::FaultInjection]),
+        move_committed_then_504_is_visible("§8.2, §8.6, §6.9", [Capability::FaultInjection]),
+        add_parent_committed_then_504_is_visible("§8.2, §8.6, §6.10", [Capability::FaultInjection]),
+        remove_parent_committed_then_504_is_visible(
             "§8.2, §8.6, §6.10",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "add_parent")
+            [Capability::FaultInjection]
         ),
-        check!(
-            "committed",
-            "remove_parent_committed_then_504_is_visible",
-            "§8.2, §8.6, §6.10",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "remove_parent")
-        ),
-        check!(
-            "committed",
-            "trash_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "trash")
-        ),
-        check!(
-            "committed",
-            "restore_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "restore")
-        ),
-        check!(
-            "committed",
-            "properties_committed_then_504_is_visible",
-            "§8.2, §8.6",
-            [NEEDS],
-            |ctx: Ctx| committed_then_failed(ctx, "properties")
-        ),
+        trash_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
+        restore_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
+        properties_committed_then_504_is_visible("§8.2, §8.6", [Capability::FaultInjection]),
     ]
 }

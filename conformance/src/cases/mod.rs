@@ -68,7 +68,10 @@ mod tests {
             let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };
-            if path.extension().is_some_and(|e| e == "rs") && name != "mod" {
+            // A file module `name.rs`, or a directory module `name/mod.rs` (a directory
+            // next to `name.rs` holds that module's submodules, registered by it).
+            let file_module = path.extension().is_some_and(|e| e == "rs") && name != "mod";
+            if file_module || path.join("mod.rs").is_file() {
                 modules.push(name.to_string());
             }
         }

@@ -12,7 +12,7 @@ use crate::api::{Api, Reply, id, md5_hex};
 use crate::cases::folders::{get_node, unique_bytes, version_of};
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// How long a phantom of these checks takes to appear.
 const PHANTOM_DELAY: Duration = Duration::from_millis(1500);
@@ -112,7 +112,7 @@ async fn node_until(
 /// A phantom upload: 504, then the node is there by id as PENDING (found through its
 /// `localId`, which the service had taken), turns AVAILABLE by itself, and a retry of the same
 /// name after that is 409 naming it.
-async fn phantom_upload_appears_on_its_own(ctx: Ctx) -> Result<(), Failure> {
+async fn phantom_upload_is_pending_then_appears_on_its_own(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;
     let bytes = unique_bytes(&ctx, 300, 1);
@@ -189,7 +189,7 @@ async fn phantom_upload_appears_on_its_own(ctx: Ctx) -> Result<(), Failure> {
 
 /// A phantom overwrite: 504, the node keeps its old content and version, then the new content
 /// lands by itself and only then does the version go up.
-async fn phantom_overwrite_lands_later(ctx: Ctx) -> Result<(), Failure> {
+async fn phantom_overwrite_lands_later_and_bumps_the_version_then(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;
     let old = unique_bytes(&ctx, 400, 2);
@@ -237,7 +237,7 @@ async fn phantom_overwrite_lands_later(ctx: Ctx) -> Result<(), Failure> {
 
 /// An overwrite with the content another file has is 409 `DUPLICATE_CONTENT` naming that
 /// file, unless `suppress=deduplication` is sent.
-async fn overwrite_is_deduplicated(ctx: Ctx) -> Result<(), Failure> {
+async fn overwrite_with_known_content_is_deduplicated(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;
     let shared = unique_bytes(&ctx, 600, 4);
@@ -278,29 +278,17 @@ async fn overwrite_is_deduplicated(ctx: Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    vec![
-        check!(
-            "phantoms",
-            "phantom_upload_is_pending_then_appears_on_its_own",
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        phantom_upload_is_pending_then_appears_on_its_own(
             "§8.6, §8.5, §4, §6.5",
-            [Capability::FaultInjection],
-            phantom_upload_appears_on_its_own
+            [Capability::FaultInjection]
         ),
-        check!(
-            "phantoms",
-            "phantom_overwrite_lands_later_and_bumps_the_version_then",
+        phantom_overwrite_lands_later_and_bumps_the_version_then(
             "§8.6, §6.6",
-            [Capability::FaultInjection],
-            phantom_overwrite_lands_later
+            [Capability::FaultInjection]
         ),
-        check!(
-            "phantoms",
-            "overwrite_with_known_content_is_deduplicated",
-            "§6.6, §6.5",
-            [],
-            overwrite_is_deduplicated
-        ),
+        overwrite_with_known_content_is_deduplicated("§6.6, §6.5", []),
     ]
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::api::{Api, Reply, SCOPE_HEADER, id, send_once, short};
 use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
-use crate::{check, ensure, ensure_eq};
+use crate::{checks, ensure, ensure_eq};
 
 /// A fixture of `fixtures/` as JSON.
 fn fixture(text: &str) -> Value {
@@ -175,331 +175,301 @@ async fn create_with_local_id(api: &Api, parent: &str, name: &str, local_id: &st
     .await
 }
 
-/// The checks of this area.
-pub fn checks() -> Vec<Check> {
-    vec![
-        check!(
-            "shapes",
-            "unreadable_upload_is_bare_400",
-            "§6.5",
-            [],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let folder = ctx.folder().await?;
-                let (body, content_type) = cut_upload(&folder);
-                let reply = api
-                    .send(
-                        api.request(Method::POST, api.content_url("nodes"))
-                            .query(&[("suppress", "deduplication")])
-                            .header(reqwest::header::CONTENT_TYPE, content_type)
-                            .body(body),
-                    )
-                    .await;
-                ctx.record("cannot_read", &reply.json());
-                exactly(
-                    &reply,
-                    400,
-                    include_str!("../../../fixtures/error_400_cannot_read_request.json"),
-                    "an upload body cut before its end",
-                )
-            }
+/// Unreadable upload is bare 400 (§6.5).
+async fn unreadable_upload_is_bare_400(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    let (body, content_type) = cut_upload(&folder);
+    let reply = api
+        .send(
+            api.request(Method::POST, api.content_url("nodes"))
+                .query(&[("suppress", "deduplication")])
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await;
+    ctx.record("cannot_read", &reply.json());
+    exactly(
+        &reply,
+        400,
+        include_str!("../../../fixtures/error_400_cannot_read_request.json"),
+        "an upload body cut before its end",
+    )
+}
+
+/// Upload failure is bare 400 (§6.5).
+async fn upload_failure_is_bare_400(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    let rule = ctx
+        .fault(json!({
+            "match": {"operation": "upload"},
+            "action": {"kind": "error", "error": "cannot_complete_upload"},
+        }))
+        .await?;
+    let reply = faulted(&ctx, &rule, || {
+        let metadata = json!({"name": "never.bin", "kind": "FILE", "parents": [folder]});
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", metadata.to_string())
+            .part(
+                "content",
+                reqwest::multipart::Part::bytes(b"never stored".to_vec()).file_name("never.bin"),
+            );
+        api.request(Method::POST, api.content_url("nodes"))
+            .query(&[("suppress", "deduplication")])
+            .multipart(form)
+    })
+    .await?;
+    exactly(
+        &reply,
+        400,
+        include_str!("../../../fixtures/error_400_cannot_complete_upload.json"),
+        "the upload failure preset",
+    )
+}
+
+/// S3 refuses a second auth mechanism (§6.7, §7.1, §8.7).
+///
+/// The mock's presigned URLs live at `<base>/s3/<token>`; S3 refused any request
+/// with both a signature query and Authorization before looking further.
+async fn s3_refuses_a_second_auth_mechanism(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let mut url = api.content_url("/s3/conformance");
+    url.set_query(Some(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600&X-Amz-SignedHeaders=host",
+    ));
+    let reply = api.send(api.request(Method::GET, url)).await;
+    reply.expect(400, "a presigned URL fetched with Authorization")?;
+    ensure_eq!(
+        reply.header("content-type").as_deref(),
+        Some("application/xml"),
+        "Content-Type"
+    );
+    let ids =
+        regex::Regex::new("<RequestId>[0-9A-F]{16}</RequestId><HostId>[A-Za-z0-9+/=]+</HostId>")
+            .map_err(|e| Failure::new("a pattern", e.to_string()))?;
+    let text = reply.text();
+    let fixture = include_str!("../../../fixtures/s3_error_invalid_argument.xml");
+    ensure!(
+        ids.is_match(&text),
+        "a RequestId of 16 hex digits and a HostId",
+        "{}",
+        short(&text)
+    );
+    ensure_eq!(
+        ids.replace(&text, "[ids]"),
+        ids.replace(fixture, "[ids]"),
+        "the S3 error document"
+    );
+    Ok(())
+}
+
+/// Gateway timeout status line (§7.1, §8.6).
+async fn gateway_timeout_status_line(ctx: Ctx) -> Result<(), Failure> {
+    status_line(&ctx, "gateway_timeout", "HTTP/1.1 504 GATEWAY_TIMEOUT").await
+}
+
+/// Request timeout status line (§7.1, §8.6).
+async fn request_timeout_status_line(ctx: Ctx) -> Result<(), Failure> {
+    status_line(&ctx, "request_timeout", "HTTP/1.1 408 REQUEST_TIMEOUT").await
+}
+
+/// System unavailable 429 (§12.9).
+async fn system_unavailable_429(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let rule = ctx
+        .fault(json!({
+            "match": {"operation": "account"},
+            "action": {"kind": "error", "error": "system_unavailable"},
+        }))
+        .await?;
+    let reply = faulted(&ctx, &rule, || {
+        api.request(Method::GET, api.meta("account/info"))
+    })
+    .await?;
+    exactly(
+        &reply,
+        429,
+        include_str!("../../../fixtures/error_429_system_unavailable.json"),
+        "the System unavailable preset",
+    )
+}
+
+/// Token endpoint unauthorized client (§12.8, §1.3).
+async fn token_endpoint_unauthorized_client(ctx: Ctx) -> Result<(), Failure> {
+    let oauth = ctx
+        .target
+        .oauth
+        .clone()
+        .ok_or_else(|| Failure::skip("no token endpoint client"))?;
+    let rule = ctx
+        .fault(json!({
+            "match": {"operation": "token"},
+            "action": {"kind": "error", "error": "unauthorized_client"},
+        }))
+        .await?;
+    let api = ctx.api();
+    let reply = faulted(&ctx, &rule, || {
+        api.http
+            .request(Method::POST, &oauth.token_url)
+            .header(SCOPE_HEADER, ctx.scope())
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", oauth.refresh_token.as_str()),
+                ("client_id", oauth.client_id.as_str()),
+                ("client_secret", oauth.client_secret.as_str()),
+            ])
+    })
+    .await?;
+    let content_type = reply.header("content-type").unwrap_or_default();
+    ensure!(
+        content_type.starts_with("application/json"),
+        "a token-endpoint error labelled application/json (§12.6)",
+        "Content-Type {content_type:?}"
+    );
+    exactly(
+        &reply,
+        400,
+        include_str!("../../../fixtures/oauth_error_unauthorized_client.json"),
+        "the unauthorized_client preset",
+    )
+}
+
+/// Properties of another app are 403 (§6.14, §7.2).
+async fn properties_of_another_app_are_403(ctx: Ctx) -> Result<(), Failure> {
+    let api = as_app(&ctx, "acdConformance").await?;
+    let folder = ctx.folder().await?;
+    let node = api.folder(&folder, "owned").await?;
+    let node_id = id(&node);
+    // An app's properties go under its own name: the createdBy of its nodes.
+    let own = node["createdBy"].as_str().unwrap_or_default().to_string();
+    ensure!(!own.is_empty(), "a createdBy", "{node}");
+    let other = format!("{own}Other");
+    let put = |owner: &str| {
+        api.request(
+            Method::PUT,
+            api.meta(&format!("nodes/{node_id}/properties/{owner}/color")),
+        )
+        .body(json!({"value": "blue"}).to_string())
+    };
+    api.send(put(&own))
+        .await
+        .expect(201, "PUT a property under the app's own name")?;
+    let refused = api.send(put(&other)).await;
+    ctx.record("other_app", &refused.json());
+    refused.expect(403, "PUT a property under another app's name")?;
+    let expected = fixture(include_str!(
+        "../../../fixtures/error_403_properties_owner.json"
+    ));
+    let body = same_logref(refused.json(), &expected)?;
+    let keys = |v: &Value| {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    ensure_eq!(keys(&body), keys(&expected), "the 403's keys");
+    let read = api
+        .get(&format!("nodes/{node_id}/properties/{other}"), &[])
+        .await;
+    read.expect(403, "GET another app's properties")?;
+    let mine = api
+        .get(&format!("nodes/{node_id}/properties/{own}"), &[])
+        .await;
+    ensure_eq!(
+        mine.ok_json("GET the app's own properties")?,
+        json!({"data": {"color": "blue"}}),
+        "the app's properties"
+    );
+    Ok(())
+}
+
+/// Properties with an empty owner are unknown (§6.14).
+async fn properties_with_an_empty_owner_are_unknown(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    for path in [
+        format!("nodes/{folder}/properties/"),
+        format!("nodes/{folder}/properties//color"),
+    ] {
+        let reply = api.get(&path, &[]).await;
+        reply.expect(404, &format!("GET {path}"))?;
+        ensure_eq!(
+            reply.text(),
+            include_str!("../../../fixtures/error_404_unknown_operation.xml"),
+            format!("the body of GET {path}")
+        );
+    }
+    Ok(())
+}
+
+/// Local id maps to one node (§6.5, §8.5).
+async fn local_id_maps_to_one_node(ctx: Ctx) -> Result<(), Failure> {
+    let api = ctx.api();
+    let folder = ctx.folder().await?;
+    let n: u64 = rand::random();
+    let local_id = format!("{}-{n:016x}", ctx.scope());
+    let first = create_with_local_id(&api, &folder, "first", &local_id).await;
+    let first = if first.status == 409 && first.after_transient {
+        // An earlier try was applied, then answered 5xx: the 409 names it.
+        let made = first.json()["info"]["nodeId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        api.get(&format!("nodes/{made}"), &[])
+            .await
+            .ok_json("the node an earlier try made")?
+    } else {
+        first.ok_json("create a folder with a localId")?
+    };
+    let again = create_with_local_id(&api, &folder, "second", &local_id).await;
+    // The localId is random per run (it must be new on a long-lived target).
+    let mut recorded = again.json();
+    if let Some(message) = recorded["message"].as_str() {
+        recorded["message"] = Value::String(message.replace(&local_id, "<localId>"));
+    }
+    ctx.record("local_id_conflict", &recorded);
+    again.expect(409, "a second create with the same localId")?;
+    let body = again.json();
+    ensure_eq!(
+        body["info"]["nodeId"].as_str(),
+        first["id"].as_str(),
+        "info.nodeId (the node the localId maps to)"
+    );
+    let expected = fixture(include_str!("../../../fixtures/error_409_local_id.json"));
+    ensure_eq!(body["code"], expected["code"], "code");
+    ensure_eq!(
+        body["message"].as_str(),
+        Some(
+            format!(
+                "Node with the localId {local_id} already exists conflicting NodeId: {}",
+                id(&first)
+            )
+            .as_str()
         ),
-        check!(
-            "shapes",
-            "upload_failure_is_bare_400",
-            "§6.5",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let folder = ctx.folder().await?;
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "upload"},
-                        "action": {"kind": "error", "error": "cannot_complete_upload"},
-                    }))
-                    .await?;
-                let reply = faulted(&ctx, &rule, || {
-                    let metadata =
-                        json!({"name": "never.bin", "kind": "FILE", "parents": [folder]});
-                    let form = reqwest::multipart::Form::new()
-                        .text("metadata", metadata.to_string())
-                        .part(
-                            "content",
-                            reqwest::multipart::Part::bytes(b"never stored".to_vec())
-                                .file_name("never.bin"),
-                        );
-                    api.request(Method::POST, api.content_url("nodes"))
-                        .query(&[("suppress", "deduplication")])
-                        .multipart(form)
-                })
-                .await?;
-                exactly(
-                    &reply,
-                    400,
-                    include_str!("../../../fixtures/error_400_cannot_complete_upload.json"),
-                    "the upload failure preset",
-                )
-            }
-        ),
-        check!(
-            "shapes",
-            "s3_refuses_a_second_auth_mechanism",
-            "§6.7, §7.1, §8.7",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                // The mock's presigned URLs live at `<base>/s3/<token>`; S3 refused any request
-                // with both a signature query and Authorization before looking further.
-                let api = ctx.api();
-                let mut url = api.content_url("/s3/conformance");
-                url.set_query(Some(
-                    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=600&X-Amz-SignedHeaders=host",
-                ));
-                let reply = api.send(api.request(Method::GET, url)).await;
-                reply.expect(400, "a presigned URL fetched with Authorization")?;
-                ensure_eq!(
-                    reply.header("content-type").as_deref(),
-                    Some("application/xml"),
-                    "Content-Type"
-                );
-                let ids = regex::Regex::new(
-                    "<RequestId>[0-9A-F]{16}</RequestId><HostId>[A-Za-z0-9+/=]+</HostId>",
-                )
-                .map_err(|e| Failure::new("a pattern", e.to_string()))?;
-                let text = reply.text();
-                let fixture = include_str!("../../../fixtures/s3_error_invalid_argument.xml");
-                ensure!(
-                    ids.is_match(&text),
-                    "a RequestId of 16 hex digits and a HostId",
-                    "{}",
-                    short(&text)
-                );
-                ensure_eq!(
-                    ids.replace(&text, "[ids]"),
-                    ids.replace(fixture, "[ids]"),
-                    "the S3 error document"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "shapes",
-            "gateway_timeout_status_line",
-            "§7.1, §8.6",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                status_line(&ctx, "gateway_timeout", "HTTP/1.1 504 GATEWAY_TIMEOUT").await
-            }
-        ),
-        check!(
-            "shapes",
-            "request_timeout_status_line",
-            "§7.1, §8.6",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                status_line(&ctx, "request_timeout", "HTTP/1.1 408 REQUEST_TIMEOUT").await
-            }
-        ),
-        check!(
-            "shapes",
-            "system_unavailable_429",
-            "§12.9",
-            [Capability::FaultInjection],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "account"},
-                        "action": {"kind": "error", "error": "system_unavailable"},
-                    }))
-                    .await?;
-                let reply = faulted(&ctx, &rule, || {
-                    api.request(Method::GET, api.meta("account/info"))
-                })
-                .await?;
-                exactly(
-                    &reply,
-                    429,
-                    include_str!("../../../fixtures/error_429_system_unavailable.json"),
-                    "the System unavailable preset",
-                )
-            }
-        ),
-        check!(
-            "shapes",
-            "token_endpoint_unauthorized_client",
+        "message"
+    );
+    let fresh = create_with_local_id(&api, &folder, "third", &format!("{local_id}-2")).await;
+    if !(fresh.status == 409 && fresh.after_transient) {
+        fresh.expect(201, "a create with another localId")?;
+    }
+    Ok(())
+}
+
+/// The checks of this area, in order.
+pub(crate) fn checks() -> Vec<Check> {
+    checks![
+        unreadable_upload_is_bare_400("§6.5", []),
+        upload_failure_is_bare_400("§6.5", [Capability::FaultInjection]),
+        s3_refuses_a_second_auth_mechanism("§6.7, §7.1, §8.7", [Capability::FaultInjection]),
+        gateway_timeout_status_line("§7.1, §8.6", [Capability::FaultInjection]),
+        request_timeout_status_line("§7.1, §8.6", [Capability::FaultInjection]),
+        system_unavailable_429("§12.9", [Capability::FaultInjection]),
+        token_endpoint_unauthorized_client(
             "§12.8, §1.3",
-            [Capability::FaultInjection, Capability::TokenEndpoint],
-            |ctx: Ctx| async move {
-                let oauth = ctx
-                    .target
-                    .oauth
-                    .clone()
-                    .ok_or_else(|| Failure::skip("no token endpoint client"))?;
-                let rule = ctx
-                    .fault(json!({
-                        "match": {"operation": "token"},
-                        "action": {"kind": "error", "error": "unauthorized_client"},
-                    }))
-                    .await?;
-                let api = ctx.api();
-                let reply = faulted(&ctx, &rule, || {
-                    api.http
-                        .request(Method::POST, &oauth.token_url)
-                        .header(SCOPE_HEADER, ctx.scope())
-                        .form(&[
-                            ("grant_type", "refresh_token"),
-                            ("refresh_token", oauth.refresh_token.as_str()),
-                            ("client_id", oauth.client_id.as_str()),
-                            ("client_secret", oauth.client_secret.as_str()),
-                        ])
-                })
-                .await?;
-                let content_type = reply.header("content-type").unwrap_or_default();
-                ensure!(
-                    content_type.starts_with("application/json"),
-                    "a token-endpoint error labelled application/json (§12.6)",
-                    "Content-Type {content_type:?}"
-                );
-                exactly(
-                    &reply,
-                    400,
-                    include_str!("../../../fixtures/oauth_error_unauthorized_client.json"),
-                    "the unauthorized_client preset",
-                )
-            }
+            [Capability::FaultInjection, Capability::TokenEndpoint]
         ),
-        check!(
-            "shapes",
-            "properties_of_another_app_are_403",
-            "§6.14, §7.2",
-            [],
-            |ctx: Ctx| async move {
-                let api = as_app(&ctx, "acdConformance").await?;
-                let folder = ctx.folder().await?;
-                let node = api.folder(&folder, "owned").await?;
-                let node_id = id(&node);
-                // An app's properties go under its own name: the createdBy of its nodes.
-                let own = node["createdBy"].as_str().unwrap_or_default().to_string();
-                ensure!(!own.is_empty(), "a createdBy", "{node}");
-                let other = format!("{own}Other");
-                let put = |owner: &str| {
-                    api.request(
-                        Method::PUT,
-                        api.meta(&format!("nodes/{node_id}/properties/{owner}/color")),
-                    )
-                    .body(json!({"value": "blue"}).to_string())
-                };
-                api.send(put(&own))
-                    .await
-                    .expect(201, "PUT a property under the app's own name")?;
-                let refused = api.send(put(&other)).await;
-                ctx.record("other_app", &refused.json());
-                refused.expect(403, "PUT a property under another app's name")?;
-                let expected = fixture(include_str!(
-                    "../../../fixtures/error_403_properties_owner.json"
-                ));
-                let body = same_logref(refused.json(), &expected)?;
-                let keys = |v: &Value| {
-                    v.as_object()
-                        .map(|o| o.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default()
-                };
-                ensure_eq!(keys(&body), keys(&expected), "the 403's keys");
-                let read = api
-                    .get(&format!("nodes/{node_id}/properties/{other}"), &[])
-                    .await;
-                read.expect(403, "GET another app's properties")?;
-                let mine = api
-                    .get(&format!("nodes/{node_id}/properties/{own}"), &[])
-                    .await;
-                ensure_eq!(
-                    mine.ok_json("GET the app's own properties")?,
-                    json!({"data": {"color": "blue"}}),
-                    "the app's properties"
-                );
-                Ok(())
-            }
-        ),
-        check!(
-            "shapes",
-            "properties_with_an_empty_owner_are_unknown",
-            "§6.14",
-            [],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let folder = ctx.folder().await?;
-                for path in [
-                    format!("nodes/{folder}/properties/"),
-                    format!("nodes/{folder}/properties//color"),
-                ] {
-                    let reply = api.get(&path, &[]).await;
-                    reply.expect(404, &format!("GET {path}"))?;
-                    ensure_eq!(
-                        reply.text(),
-                        include_str!("../../../fixtures/error_404_unknown_operation.xml"),
-                        format!("the body of GET {path}")
-                    );
-                }
-                Ok(())
-            }
-        ),
-        check!(
-            "shapes",
-            "local_id_maps_to_one_node",
-            "§6.5, §8.5",
-            [],
-            |ctx: Ctx| async move {
-                let api = ctx.api();
-                let folder = ctx.folder().await?;
-                let n: u64 = rand::random();
-                let local_id = format!("{}-{n:016x}", ctx.scope());
-                let first = create_with_local_id(&api, &folder, "first", &local_id).await;
-                let first = if first.status == 409 && first.after_transient {
-                    // An earlier try was applied, then answered 5xx: the 409 names it.
-                    let made = first.json()["info"]["nodeId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    api.get(&format!("nodes/{made}"), &[])
-                        .await
-                        .ok_json("the node an earlier try made")?
-                } else {
-                    first.ok_json("create a folder with a localId")?
-                };
-                let again = create_with_local_id(&api, &folder, "second", &local_id).await;
-                // The localId is random per run (it must be new on a long-lived target).
-                let mut recorded = again.json();
-                if let Some(message) = recorded["message"].as_str() {
-                    recorded["message"] = Value::String(message.replace(&local_id, "<localId>"));
-                }
-                ctx.record("local_id_conflict", &recorded);
-                again.expect(409, "a second create with the same localId")?;
-                let body = again.json();
-                ensure_eq!(
-                    body["info"]["nodeId"].as_str(),
-                    first["id"].as_str(),
-                    "info.nodeId (the node the localId maps to)"
-                );
-                let expected = fixture(include_str!("../../../fixtures/error_409_local_id.json"));
-                ensure_eq!(body["code"], expected["code"], "code");
-                ensure_eq!(
-                    body["message"].as_str(),
-                    Some(
-                        format!(
-                            "Node with the localId {local_id} already exists conflicting NodeId: {}",
-                            id(&first)
-                        )
-                        .as_str()
-                    ),
-                    "message"
-                );
-                let fresh =
-                    create_with_local_id(&api, &folder, "third", &format!("{local_id}-2")).await;
-                if !(fresh.status == 409 && fresh.after_transient) {
-                    fresh.expect(201, "a create with another localId")?;
-                }
-                Ok(())
-            }
-        ),
+        properties_of_another_app_are_403("§6.14, §7.2", []),
+        properties_with_an_empty_owner_are_unknown("§6.14", []),
+        local_id_maps_to_one_node("§6.5, §8.5", []),
     ]
 }
