@@ -2,6 +2,8 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+#[cfg(feature = "admin-client")]
+pub mod admin_client;
 pub mod api;
 pub mod app;
 pub mod auth;
