@@ -144,8 +144,9 @@ impl MintRequest {
     }
 }
 
-/// One node of a seed tree (`POST /_mock/seed`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One node of a seed tree (`POST /_mock/seed`); it also reads the body's JSON form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SeedNode {
     /// The name.
     pub name: String,
@@ -282,7 +283,7 @@ pub struct JournalEntry {
     /// Path without the query.
     pub path: String,
     /// Query string with secrets redacted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
     /// The operation it was classified as.
     pub operation: Operation,
@@ -291,19 +292,19 @@ pub struct JournalEntry {
     /// Time to the response head, in milliseconds.
     pub duration_ms: f64,
     /// `Bearer <redacted>`, `Basic <redacted>`, or absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
     /// The `x-acd-mock-scope` header, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// The fault rule (or behaviour) that fired, if any.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
     /// For an `after_commit` fault: the status the handler answered before the fault.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed: Option<u16>,
     /// The email of the account the request acted for.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
 }
 
