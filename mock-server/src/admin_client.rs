@@ -107,7 +107,8 @@ pub struct AccountInfo {
 }
 
 /// The body of `POST /_mock/accounts`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NewAccount {
     /// Sign-in email (required).
     pub email: String,
@@ -121,7 +122,8 @@ pub struct NewAccount {
 
 /// The body of `POST /_mock/tokens`; the default is the default account, the mock's
 /// lifetime, no app.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MintRequest {
     /// The account's email (none: the default account).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,7 +207,8 @@ impl SeedNode {
 }
 
 /// The body of `POST /_mock/seed`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SeedRequest {
     /// The account's email (none: the default account).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,7 +242,8 @@ pub struct Created {
 }
 
 /// The body of `POST /_mock/purge`; the default purges the default account's whole trash.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PurgeRequest {
     /// The account's email (none: the default account).
     #[serde(skip_serializing_if = "Option::is_none")]
