@@ -382,6 +382,9 @@ impl Client {
     /// A client of the mock at `base_url` (`http://127.0.0.1:PORT`, no `/_mock`), never
     /// through a proxy.
     pub fn new(base_url: impl Into<String>) -> AdminResult<Self> {
+        // reqwest may be built with rustls and no provider of its own (feature unification
+        // with acd-client): make ring the process's provider, as the server does.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
