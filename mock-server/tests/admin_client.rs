@@ -82,7 +82,7 @@ async fn every_call_answers_typed() {
     let report = admin.fault("slow").await.unwrap();
     assert_eq!(report.rule.id, "slow");
     assert_eq!((report.matches, report.fired), (0, 0));
-    let more = admin.add_faults(&[report.rule.clone()]).await;
+    let more = admin.add_faults(std::slice::from_ref(&report.rule)).await;
     assert!(more.is_err(), "a second rule with the same id is refused");
     let toml_ids = admin
         .add_faults_toml(

@@ -96,7 +96,7 @@ async fn purged_nodes_leave_the_store_and_show_in_the_feed() {
         .purge(&PurgeRequest::default())
         .await
         .unwrap();
-    assert_eq!(purged, [kept.clone()]);
+    assert_eq!(purged, vec![kept.clone()]);
     assert_eq!(ctx.node(&kept).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -123,7 +123,7 @@ async fn trashed_before_picks_by_time_and_bad_times_are_400() {
         })
         .await
         .unwrap();
-    assert_eq!(purged, [file.clone()]);
+    assert_eq!(purged, vec![file.clone()]);
     let (status, body) = ctx
         .admin_post("purge", Some(&json!({"trashed_before": "yesterday"})))
         .await;
