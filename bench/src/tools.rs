@@ -4,8 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
+
+use acd_mock::admin::Client;
+use acd_mock::admin_client::{AdminError, MintRequest, SeedRequest};
 
 use crate::procs::{Mock, Run, run_timed};
 
@@ -46,6 +49,10 @@ pub(crate) struct Session {
     pub timeout: Duration,
     /// Counter for unique log names.
     runs: std::cell::Cell<u32>,
+    /// The mock's admin API.
+    admin: Client,
+    /// Runs the admin calls.
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Session {
@@ -61,7 +68,13 @@ impl Session {
         let home = dir.join("home");
         std::fs::create_dir_all(&logs)?;
         std::fs::create_dir_all(&home)?;
+        let admin = Client::new(&mock.url)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let mut session = Self {
+            admin,
+            runtime,
             bins: bins.clone(),
             mock,
             token: String::new(),
@@ -72,12 +85,9 @@ impl Session {
             timeout,
             runs: std::cell::Cell::new(0),
         };
-        let minted = session.admin("POST", "tokens", Some(&json!({})))?;
-        let access = minted["access_token"]
-            .as_str()
-            .context("the mock minted no access_token")?;
-        session.token = access.to_string();
-        session.write_configs(&minted)?;
+        let minted = session.admin_call(session.admin.mint_token(&MintRequest::default()))?;
+        session.token = minted.access_token.clone();
+        session.write_configs(&serde_json::to_value(&minted)?)?;
         Ok(session)
     }
 
@@ -185,28 +195,12 @@ impl Session {
         run_timed(cmd, &self.logs, &self.label(what), self.timeout)
     }
 
-    /// Calls the mock's admin API (`/_mock/PATH`) with curl; the JSON answer, or an error for a
-    /// non-2xx status.
-    pub(crate) fn admin(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        let label = self.label("admin");
-        let body_file = self.logs.join(format!("{label}.json"));
-        let mut cmd = Command::new(&self.bins.curl);
-        cmd.args(["-sS", "-X", method, "-w", "\n%{http_code}"]);
-        if let Some(body) = body {
-            std::fs::write(&body_file, serde_json::to_vec(body)?)?;
-            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
-                .arg(format!("@{}", body_file.display()));
-        }
-        cmd.arg(format!("{}/_mock/{path}", self.mock.url));
-        let run = run_timed(&mut cmd, &self.logs, &label, self.timeout)?;
-        run.ensure_success(&format!("curl {method} /_mock/{path}"))?;
-        let text = run.stdout_text();
-        let _ = std::fs::remove_file(&body_file);
-        let (json, status) = text.rsplit_once('\n').unwrap_or(("", text.as_str()));
-        if !status.trim().starts_with('2') {
-            bail!("{method} /_mock/{path}: HTTP {status}: {json}");
-        }
-        serde_json::from_str(json).with_context(|| format!("{method} /_mock/{path}: not JSON"))
+    /// Runs one admin call to completion (the bench is synchronous).
+    fn admin_call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, AdminError>>,
+    ) -> Result<T> {
+        Ok(self.runtime.block_on(call)?)
     }
 
     /// Seeds nodes under `parent` (the root if None); the ids of the top-level nodes by name.
@@ -215,23 +209,13 @@ impl Session {
         parent: Option<&str>,
         nodes: Vec<Value>,
     ) -> Result<Vec<(String, String)>> {
-        let mut body = json!({ "nodes": nodes });
-        if let Some(parent) = parent {
-            body["parent"] = json!(parent);
-        }
-        let answer = self.admin("POST", "seed", Some(&body))?;
-        let created = answer["created"]
-            .as_array()
-            .context("the seed answer has no `created`")?;
-        Ok(created
-            .iter()
-            .filter_map(|c| {
-                Some((
-                    c["path"].as_str()?.to_string(),
-                    c["id"].as_str()?.to_string(),
-                ))
-            })
-            .collect())
+        let request = SeedRequest {
+            parent: parent.map(str::to_string),
+            nodes: serde_json::from_value(Value::Array(nodes)).context("a seed node")?,
+            ..SeedRequest::default()
+        };
+        let created = self.admin_call(self.admin.seed(&request))?;
+        Ok(created.into_iter().map(|c| (c.path, c.id)).collect())
     }
 
     /// Creates one folder at the root and returns its id.
@@ -246,22 +230,7 @@ impl Session {
 
     /// The sum of every rule's `fired` count (`GET /_mock/faults`).
     pub(crate) fn faults_fired(&self) -> Result<u64> {
-        fn sum(v: &Value) -> u64 {
-            match v {
-                Value::Object(map) => map
-                    .iter()
-                    .map(|(k, v)| {
-                        if k == "fired" {
-                            v.as_u64().unwrap_or(0)
-                        } else {
-                            sum(v)
-                        }
-                    })
-                    .sum(),
-                Value::Array(items) => items.iter().map(sum).sum(),
-                _ => 0,
-            }
-        }
-        Ok(sum(&self.admin("GET", "faults", None)?))
+        let faults = self.admin_call(self.admin.faults())?;
+        Ok(faults.rules.iter().map(|r| r.fired).sum())
     }
 }

@@ -21,10 +21,11 @@ use acd_client::pacer::PacerConfig;
 use acd_client::paths::{self, RemotePath};
 use acd_client::transfer::download::Downloader;
 use acd_client::transfer::stats::Stats;
+use acd_mock::admin::Client;
+use acd_mock::admin_client::{SeedNode, SeedRequest, md5_hex};
 use acd_mock::faults::rule::Rule;
 use acd_mock::operation::Operation;
 use acd_mock::{MockServer, MockServerBuilder};
-use md5::{Digest as _, Md5};
 use serde_json::{Value, json};
 
 const REMOTE: &str = "acd";
@@ -151,18 +152,9 @@ impl Env {
             .collect()
     }
 
-    /// An admin API call.
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let response = reqwest::Client::new()
-            .request(method, format!("{}/_mock/{path}", self.server.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "/_mock/{path}: {status} {body}");
-        body
+    /// The mock's typed admin client.
+    fn admin(&self) -> Client {
+        Client::new(self.server.url()).unwrap()
     }
 
     /// The folder at `path` on the remote, made if missing.
@@ -186,10 +178,6 @@ fn rpath(path: &str) -> RemotePath {
             .map(str::to_string)
             .collect(),
     }
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    acd_client::transfer::hex_md5(Md5::new().chain_update(bytes))
 }
 
 /// Deterministic, varied bytes.
@@ -655,12 +643,10 @@ async fn token_expiring_mid_run_is_refreshed_and_saved() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    env.admin(
-        reqwest::Method::POST,
-        "tokens/expire",
-        json!({"access_token": env.first_access_token}),
-    )
-    .await;
+    env.admin()
+        .expire_token(&env.first_access_token)
+        .await
+        .unwrap();
     let report = copy.await.unwrap().unwrap();
     assert_clean(&report);
     assert_eq!(count(&env.ctx.stats.files), 120);
@@ -731,13 +717,15 @@ async fn case_collisions_are_refused_and_case_variants_overwrite() {
     let hello_dst = rpath("hello");
     let folder = env.mkdir(&hello_dst).await;
     let seeded = env
-        .admin(
-            reqwest::Method::POST,
-            "seed",
-            json!({"parent": folder, "nodes": [{"name": "Hello.txt", "content": "old content"}]}),
-        )
-        .await;
-    let old_id = seeded["created"][0]["id"].as_str().unwrap().to_string();
+        .admin()
+        .seed(&SeedRequest {
+            parent: Some(folder.clone()),
+            nodes: vec![SeedNode::text("Hello.txt", "old content")],
+            ..SeedRequest::default()
+        })
+        .await
+        .unwrap();
+    let old_id = seeded[0].id.clone();
     let local = env.local("hello");
     write(&local, b"hello.txt", b"brand new content, longer");
     let ctx = env.fresh_ctx();
@@ -765,12 +753,10 @@ async fn conflict_names_the_node_and_it_is_overwritten() {
     let dst = rpath("lagged");
     let folder = env.mkdir(&dst).await;
     // From now on new nodes reach listings and searches only after 1.5 s.
-    env.admin(
-        reqwest::Method::PUT,
-        "faults/settings",
-        json!({"listing_lag_ms": {"min": 1500, "max": 1500}}),
-    )
-    .await;
+    env.admin()
+        .set_settings_json(&json!({"listing_lag_ms": {"min": 1500, "max": 1500}}))
+        .await
+        .unwrap();
     let local = env.local("lagged");
     write(&local, b"a.txt", b"version one");
     let report = upload_tree(&env.ctx, &local, &dst, Mode::Copy)
@@ -811,23 +797,21 @@ async fn conflict_names_the_node_and_it_is_overwritten() {
 async fn huge_file_ranges_come_through_the_templink() {
     let env = Env::start(MockServer::builder(), &[]).await;
     // Direct downloads of such files are refused, as the service did (§8.7).
-    env.admin(
-        reqwest::Method::PUT,
-        "faults/settings",
-        json!({"download_block_bytes": 10u64 << 30}),
-    )
-    .await;
+    env.admin()
+        .set_settings_json(&json!({"download_block_bytes": 10u64 << 30}))
+        .await
+        .unwrap();
     let size: u64 = 12 << 30;
     let seed = 7u64;
     let seeded = env
-        .admin(
-            reqwest::Method::POST,
-            "seed",
-            json!({"nodes": [{"name": "huge.bin", "size": size, "seed": seed,
-                "md5": "0123456789abcdef0123456789abcdef"}]}),
-        )
-        .await;
-    let id = seeded["created"][0]["id"].as_str().unwrap();
+        .admin()
+        .seed(&SeedRequest::nodes(vec![SeedNode {
+            md5: Some("0123456789abcdef0123456789abcdef".into()),
+            ..SeedNode::synthetic("huge.bin", size, seed)
+        }]))
+        .await
+        .unwrap();
+    let id = seeded[0].id.as_str();
     let node = env.ctx.remote.drive.node(id, false).await.unwrap();
     assert_eq!(node.size(), size);
     let downloader = Downloader {
@@ -993,12 +977,10 @@ async fn a_folder_listed_as_pending_is_used_not_duplicated() {
     // another process's view (no read-your-writes), finds the folder through the create's 409
     // and uploads nothing again.
     let env = Env::start(MockServer::builder(), &[("consistency_window", "0")]).await;
-    env.admin(
-        reqwest::Method::PUT,
-        "faults/settings",
-        json!({"pending_folder_ms": {"min": 1500, "max": 1500}}),
-    )
-    .await;
+    env.admin()
+        .set_settings_json(&json!({"pending_folder_ms": {"min": 1500, "max": 1500}}))
+        .await
+        .unwrap();
     let local = env.local("pending-folder");
     write(&local, b"sub/inner.txt", b"inside a pending folder");
     let dst = rpath("pending-folder");

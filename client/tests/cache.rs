@@ -21,6 +21,7 @@ use acd_client::pacer::PacerConfig;
 use acd_client::paths::RemotePath;
 use acd_client::remote::{Remote, Session};
 use acd_client::transfer::stats::Stats;
+use acd_mock::admin_client::{SeedNode, SeedRequest};
 use acd_mock::faults::FaultPlan;
 use acd_mock::faults::rule::Rule;
 use acd_mock::faults::settings::{LagRange, Settings};
@@ -130,19 +131,9 @@ impl Env {
         self.server.state().faults.add(rules).expect("rules added")
     }
 
-    async fn admin(&self, path: &str, body: Value) -> Value {
-        let response = reqwest::Client::new()
-            .post(format!("{}/_mock/{path}", self.server.url()))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
+    /// The mock's typed admin client.
+    fn admin(&self) -> acd_mock::admin::Client {
+        acd_mock::admin::Client::new(self.server.url()).unwrap()
     }
 }
 
@@ -357,17 +348,18 @@ fn cached(remote: &Remote) -> BTreeSet<(String, String, Vec<String>)> {
 }
 
 async fn seed(env: &Env, files: usize) -> Value {
-    let nodes: Vec<Value> = (0..files)
-        .map(|i| json!({"name": format!("f{i:05}.txt"), "content": format!("{i}")}))
+    let nodes: Vec<SeedNode> = (0..files)
+        .map(|i| SeedNode::text(format!("f{i:05}.txt"), format!("{i}")))
         .collect();
-    env.admin(
-        "seed",
-        json!({"nodes": [
-            {"name": "A", "children": nodes},
-            {"name": "B", "children": [{"name": "b.txt", "content": "b"}]},
-        ]}),
-    )
-    .await
+    let created = env
+        .admin()
+        .seed(&SeedRequest::nodes(vec![
+            SeedNode::folder("A", nodes),
+            SeedNode::folder("B", vec![SeedNode::text("b.txt", "b")]),
+        ]))
+        .await
+        .unwrap();
+    json!({ "created": created })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,8 +405,7 @@ async fn incremental_syncs_follow_moves_renames_trash_restore_purge_and_reset() 
     assert_eq!(cache.node(&f2.id).unwrap().unwrap().status, "TRASH");
 
     // Purge: trashed nodes leave the cache entirely.
-    let purged = env.admin("purge", json!({})).await;
-    let purged: Vec<String> = serde_json::from_value(purged["purged"].clone()).unwrap();
+    let purged = env.admin().purge(&Default::default()).await.unwrap();
     assert!(
         purged.contains(&f2.id) && purged.contains(&b.id),
         "{purged:?}"
@@ -427,8 +418,7 @@ async fn incremental_syncs_follow_moves_renames_trash_restore_purge_and_reset() 
     assert_eq!(cached(&remote), truth(&remote).await);
 
     // Reset: the feed starts over with reset: true and the cache is rebuilt from it.
-    env.admin("reset", json!({"account": "user@example.com"}))
-        .await;
+    env.admin().reset_account("user@example.com").await.unwrap();
     sync(&remote.drive, &cache, false).await.unwrap();
     let ids = cache.ids().unwrap();
     assert_eq!(ids.len(), 1, "only the new root is left: {ids:?}");

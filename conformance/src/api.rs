@@ -567,9 +567,5 @@ pub fn id(node: &Value) -> String {
     node["id"].as_str().unwrap_or_default().to_string()
 }
 
-/// Lowercase hex MD5 of bytes.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest as _;
-    let digest = md5::Md5::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lowercase hex MD5 of bytes (acd-mock's, the workspace's one).
+pub use acd_mock::admin_client::md5_hex;

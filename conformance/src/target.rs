@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acd_client::pacer::{Pacer, PacerConfig};
+use acd_mock::TokenResponse;
+use acd_mock::admin_client::MintRequest;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -160,17 +162,34 @@ impl Admin {
 
     /// Mint a token for the default account.
     pub async fn mint(&self) -> Result<Value, Failure> {
-        self.call(Method::POST, "tokens", Some(json!({}))).await
+        self.mint_with(&MintRequest::default()).await
     }
 
     /// Mint a token for the default account issued to the OAuth client (app) `client_id`.
     pub async fn mint_for_app(&self, client_id: &str) -> Result<Value, Failure> {
-        self.call(
-            Method::POST,
-            "tokens",
-            Some(json!({"client_id": client_id})),
-        )
+        self.mint_with(&MintRequest {
+            client_id: Some(client_id.into()),
+            ..MintRequest::default()
+        })
         .await
+    }
+
+    /// `POST /_mock/tokens` with a typed body (acd-mock's own request type).
+    pub async fn mint_with(&self, request: &MintRequest) -> Result<Value, Failure> {
+        let body = serde_json::to_value(request)
+            .map_err(|e| Failure::new("a token request", e.to_string()))?;
+        self.call(Method::POST, "tokens", Some(body)).await
+    }
+
+    /// [`Admin::mint`], typed.
+    pub async fn mint_token(&self) -> Result<TokenResponse, Failure> {
+        let minted = self.mint().await?;
+        serde_json::from_value(minted.clone()).map_err(|e| {
+            Failure::new(
+                "a token JSON",
+                format!("{e}: {}", short(&minted.to_string())),
+            )
+        })
     }
 
     /// Expire an access token now.
@@ -402,22 +421,19 @@ impl Target {
             }
             TargetSpec::Url(base) => {
                 let admin = Admin::new(base, http.clone(), transport.clone());
-                let minted = admin.mint().await.map_err(|f| TargetError::Unreachable {
-                    url: base.clone(),
-                    reason: f.got,
-                })?;
-                let token = minted["access_token"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
+                let minted = admin
+                    .mint_token()
+                    .await
+                    .map_err(|f| TargetError::Unreachable {
+                        url: base.clone(),
+                        reason: f.got,
+                    })?;
+                let token = minted.access_token;
                 let oauth = OAuthClient {
                     token_url: format!("{base}/auth/o2/token"),
                     client_id: "conformance-client".into(),
                     client_secret: "conformance-secret".into(),
-                    refresh_token: minted["refresh_token"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
+                    refresh_token: minted.refresh_token,
                 };
                 (
                     format!("mock at {base}"),

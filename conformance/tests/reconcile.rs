@@ -40,14 +40,11 @@ async fn paced_api() -> (acd_mock::MockServer, Api, String) {
 
 /// Adds a fault rule through the admin API.
 async fn fault(server: &acd_mock::MockServer, rule: serde_json::Value) {
-    let base = server.url().to_string();
-    let response = reqwest::Client::new()
-        .post(format!("{}/_mock/faults", base.trim_end_matches('/')))
-        .json(&rule)
-        .send()
+    let admin = acd_mock::admin::Client::new(server.url()).unwrap();
+    admin
+        .add_faults_json(&rule)
         .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201, "{rule}");
+        .unwrap_or_else(|e| panic!("{rule}: {e}"));
 }
 
 #[tokio::test]

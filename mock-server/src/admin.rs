@@ -484,3 +484,6 @@ async fn clear_journal(state: AppStateRef) -> StatusCode {
     state.journal.clear();
     StatusCode::NO_CONTENT
 }
+
+#[cfg(feature = "admin-client")]
+pub use crate::admin_client::Client;

@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod admin_access;
+#[cfg(feature = "admin-client")]
+pub mod admin_client;
 pub mod api;
 pub mod app;
 pub mod auth;

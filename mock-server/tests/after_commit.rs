@@ -7,47 +7,30 @@
 
 mod common;
 
-use common::{Ctx, Part, id_of, json_of, multipart_body};
+use common::{Ctx, Part, id_of, multipart_body};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Adds one rule; must answer 201.
 async fn add_rule(ctx: &Ctx, rule: Value) {
-    let (status, body) = ctx.admin_post("faults", Some(&rule)).await;
-    assert_eq!(status, StatusCode::CREATED, "{rule}: {body}");
+    ctx.add_faults(&rule).await;
 }
 
 /// The latest journal entry of one operation.
 async fn last_entry(ctx: &Ctx, operation: &str) -> Value {
-    let (status, body) = json_of(
-        ctx.client
-            .get(ctx.admin(&format!("journal?operation={operation}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["entries"]
-        .as_array()
-        .and_then(|e| e.last().cloned())
+    ctx.journal_of(operation)
+        .await
+        .pop()
         .unwrap_or_else(|| panic!("no {operation} entry in the journal"))
 }
 
 /// The latest journal entry of one operation that a fault fired on.
 async fn last_faulted(ctx: &Ctx, operation: &str) -> Value {
-    let (status, body) = json_of(
-        ctx.client
-            .get(ctx.admin(&format!("journal?operation={operation}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["entries"]
-        .as_array()
-        .and_then(|e| e.iter().rev().find(|e| e.get("fault").is_some()).cloned())
+    ctx.journal_of(operation)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.get("fault").is_some())
         .unwrap_or_else(|| panic!("no faulted {operation} entry in the journal"))
 }
 

@@ -10,6 +10,7 @@
 mod common;
 
 use acd_mock::MockServer;
+use acd_mock::admin_client::{MintRequest, NewAccount, SeedRequest};
 use common::*;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
@@ -383,13 +384,11 @@ async fn bare_parent_ids_may_start_with_a_dash() {
     let nodes: Vec<Value> = (0..1500)
         .map(|i| json!({"name": format!("f{i}"), "kind": "FOLDER"}))
         .collect();
-    let (status, seeded) = ctx.admin_post("seed", Some(&json!({"nodes": nodes}))).await;
-    assert_eq!(status, StatusCode::CREATED, "{seeded}");
-    let dash = seeded["created"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
+    let request = SeedRequest::nodes(serde_json::from_value(json!(nodes)).unwrap());
+    let seeded = ctx.admin_client.seed(&request).await.unwrap();
+    let dash = seeded
+        .into_iter()
+        .map(|c| c.id)
         .find(|id| id.starts_with('-'))
         .expect("one of 1500 ids starts with '-'");
     let file = ctx.upload_file(&dash, "inside.txt", b"inside").await;
@@ -1886,11 +1885,15 @@ async fn expired_missing_and_unknown_access_tokens_are_401() {
     let expected = fixture("error_401_token_expired.json");
 
     // Minted already expired.
-    let (status, minted) = ctx
-        .admin_post("tokens", Some(&json!({"lifetime_secs": 0})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{minted}");
-    let stale = minted["access_token"].as_str().unwrap().to_string();
+    let minted = ctx
+        .admin_client
+        .mint_token(&MintRequest {
+            lifetime_secs: Some(0),
+            ..MintRequest::default()
+        })
+        .await
+        .unwrap();
+    let stale = minted.access_token;
     let (status, body) = ctx.send_as(&stale, Method::GET, &info, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, expected);
@@ -1898,22 +1901,22 @@ async fn expired_missing_and_unknown_access_tokens_are_401() {
         .bind(|| insta::assert_json_snapshot!("error_401_token_expired", body));
 
     // Expired on demand.
-    let (status, minted) = ctx.admin_post("tokens", None).await;
-    assert_eq!(status, StatusCode::OK);
-    let token = minted["access_token"].as_str().unwrap().to_string();
+    let minted = ctx
+        .admin_client
+        .mint_token(&MintRequest::default())
+        .await
+        .unwrap();
+    let token = minted.access_token.clone();
     assert_eq!(
         ctx.send_as(&token, Method::GET, &info, None).await.0,
         StatusCode::OK
     );
-    let (status, _) = ctx
-        .admin_post("tokens/expire", Some(&json!({"access_token": token})))
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    ctx.admin_client.expire_token(&token).await.unwrap();
     let (status, body) = ctx.send_as(&token, Method::GET, &info, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, expected);
     // The refresh token still gets a working access token.
-    let refresh = minted["refresh_token"].as_str().unwrap();
+    let refresh = minted.refresh_token.as_str();
     let (status, renewed) = json_of(
         ctx.client
             .post(ctx.server.token_url())
@@ -1964,15 +1967,17 @@ async fn accounts_have_their_own_trees() {
         .unwrap()
         .access_token;
     // A third account through the admin API.
-    let (status, third) = ctx
-        .admin_post("accounts", Some(&json!({"email": "third@example.com"})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{third}");
-    let (status, third_tokens) = ctx
-        .admin_post("tokens", Some(&json!({"account": "third@example.com"})))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let third_token = third_tokens["access_token"].as_str().unwrap();
+    let third = NewAccount {
+        email: "third@example.com".into(),
+        ..NewAccount::default()
+    };
+    let third = ctx.admin_client.create_account(&third).await.unwrap();
+    let third_tokens = ctx
+        .admin_client
+        .mint_token(&MintRequest::for_account("third@example.com"))
+        .await
+        .unwrap();
+    let third_token = third_tokens.access_token.as_str();
 
     let root_query = ctx.m("nodes?filters=kind%3AFOLDER+AND+isRoot%3Atrue");
     let root_a = ctx.root_id().await;
@@ -1985,7 +1990,7 @@ async fn accounts_have_their_own_trees() {
     let root_c = id_of(&c_roots["data"][0]);
     assert_ne!(root_a, root_b);
     assert_ne!(root_b, root_c);
-    assert_eq!(third["rootId"], root_c.as_str());
+    assert_eq!(third.root_id, root_c.as_str());
 
     let folder = id_of(&ctx.mkdir(&root_a, "OnlyA").await);
     let file = id_of(&ctx.upload_file(&folder, "a.txt", b"only a").await);
@@ -3027,11 +3032,15 @@ async fn responses_carry_an_amazon_request_id() {
 async fn properties_of_another_app_are_refused_and_an_empty_owner_is_unknown() {
     let ctx = Ctx::start().await;
     let root = ctx.root_id().await;
-    let (status, minted) = ctx
-        .admin_post("tokens", Some(&json!({"client_id": "PhotoApp"})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{minted}");
-    let token = minted["access_token"].as_str().unwrap().to_string();
+    let minted = ctx
+        .admin_client
+        .mint_token(&MintRequest {
+            client_id: Some("PhotoApp".into()),
+            ..MintRequest::default()
+        })
+        .await
+        .unwrap();
+    let token = minted.access_token;
     // A node the app makes carries its name as createdBy: the owner its properties go under.
     let (status, folder) = ctx
         .send_as(
@@ -3159,14 +3168,17 @@ async fn a_local_id_maps_to_one_node() {
     ctx.mkdir(&root, "five").await;
     ctx.mkdir(&root, "six").await;
     // Another account has its own map.
-    let (status, _) = ctx
-        .admin_post("accounts", Some(&json!({"email": "other@example.com"})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (_, minted) = ctx
-        .admin_post("tokens", Some(&json!({"account": "other@example.com"})))
-        .await;
-    let other = minted["access_token"].as_str().unwrap();
+    let account = NewAccount {
+        email: "other@example.com".into(),
+        ..NewAccount::default()
+    };
+    ctx.admin_client.create_account(&account).await.unwrap();
+    let minted = ctx
+        .admin_client
+        .mint_token(&MintRequest::for_account("other@example.com"))
+        .await
+        .unwrap();
+    let other = minted.access_token.as_str();
     let body = json!({"name": "mine", "kind": "FOLDER", "localId": "L-1"});
     let (status, made) = ctx
         .send_as(other, Method::POST, &ctx.m("nodes"), Some(&body))

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use acd_mock::MockServer;
+use acd_mock::admin_client::PurgeRequest;
 use common::{Ctx, assert_error_body, client, id_of};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -42,17 +43,17 @@ async fn upload(ctx: &Ctx, parent: &str, name: &str, bytes: &[u8]) -> (StatusCod
 
 /// `POST /_mock/clock` that must succeed; the new `{"now", "offset_ms"}`.
 async fn advance(ctx: &Ctx, by: &str) -> Value {
-    let (status, body) = ctx.admin_post("clock", Some(&json!({"advance": by}))).await;
-    assert_eq!(status, StatusCode::OK, "advance {by}: {body}");
-    body
+    let state = ctx
+        .admin_client
+        .advance_clock(by)
+        .await
+        .unwrap_or_else(|e| panic!("advance {by}: {e}"));
+    serde_json::to_value(state).unwrap()
 }
 
 /// `GET /_mock/clock`.
 async fn clock(ctx: &Ctx) -> Value {
-    let response = ctx.client.get(ctx.admin("clock")).send().await.unwrap();
-    let (status, body) = common::json_of(response).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    serde_json::to_value(ctx.admin_client.clock().await.unwrap()).unwrap()
 }
 
 /// The feed from the start: every node line's nodes (with `includePurged` if asked).
@@ -90,11 +91,12 @@ async fn the_clock_starts_at_system_time_and_moves_forward() {
     assert_eq!(moved["offset_ms"], 30 * DAY_MS, "{moved}");
     assert_eq!(clock(&ctx).await["offset_ms"], 30 * DAY_MS);
     // `set` to a later time; the offset grows by about the difference.
-    let (status, body) = ctx
-        .admin_post("clock", Some(&json!({"set": "2999-01-01T00:00:00Z"})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["now"].as_str().unwrap()[..10], *"2999-01-01", "{body}");
+    let body = ctx
+        .admin_client
+        .set_clock("2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(body.now[..10], *"2999-01-01", "{body:?}");
     // Each mock has its own clock.
     let other = Ctx::start().await;
     assert_eq!(clock(&other).await["offset_ms"], 0);
@@ -159,11 +161,15 @@ async fn the_retention_is_configurable_and_advancing_purges() {
     advance(&ctx, "2m").await;
     // The purge happened when the clock moved, before any API request: the admin purge
     // (which is no API request) finds nothing left to purge.
-    let (status, body) = ctx
-        .admin_post("purge", Some(&json!({"ids": [folder]})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["purged"], json!([]), "{body}");
+    let purged = ctx
+        .admin_client
+        .purge(&PurgeRequest {
+            ids: Some(vec![folder.clone()]),
+            ..PurgeRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged, Vec::<String>::new(), "{purged:?}");
     assert_eq!(ctx.node(&folder).await.0, StatusCode::NOT_FOUND);
     assert_eq!(ctx.node(&inner).await.0, StatusCode::NOT_FOUND);
     let nodes = feed(&ctx, true).await;
@@ -227,18 +233,13 @@ async fn templinks_expire_when_the_clock_passes_their_lifetime() {
 async fn a_phantom_due_in_an_hour_appears_when_the_clock_gets_there() {
     let ctx = start().await;
     let root = ctx.root_id().await;
-    let (status, body) = ctx
-        .admin_post(
-            "faults",
-            Some(&json!({
-                "id": "phantom",
-                "match": {"operation": "upload"},
-                "action": {"kind": "phantom_upload", "status": 504, "delay_ms": 3_600_000},
-                "trigger": {"first": 1},
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    ctx.add_faults(&json!({
+        "id": "phantom",
+        "match": {"operation": "upload"},
+        "action": {"kind": "phantom_upload", "status": 504, "delay_ms": 3_600_000},
+        "trigger": {"first": 1},
+    }))
+    .await;
     let (status, _) = upload(&ctx, &root, "late.bin", b"late bytes").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     let pending = ctx.lookup(&root, "late.bin").await;
@@ -259,14 +260,10 @@ async fn a_phantom_due_in_an_hour_appears_when_the_clock_gets_there() {
 #[tokio::test]
 async fn rate_limit_windows_follow_the_clock() {
     let ctx = Ctx::start().await;
-    let response = ctx
-        .client
-        .put(ctx.admin("faults/settings"))
-        .body(json!({"rate_limit": {"per_second": 1, "burst": 1, "retry_after": 1}}).to_string())
-        .send()
+    ctx.admin_client
+        .set_settings_json(&json!({"rate_limit": {"per_second": 1, "burst": 1, "retry_after": 1}}))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
     let info = || ctx.req(Method::GET, &ctx.m("account/info")).send();
     assert_eq!(info().await.unwrap().status(), StatusCode::OK);
     // One per second with a burst of one: the next request at once is over the rate (on a
@@ -373,14 +370,10 @@ async fn the_purge_works_under_the_realistic_profile() {
 #[tokio::test]
 async fn an_hour_of_listing_lag_passes_with_the_clock() {
     let ctx = start().await;
-    let response = ctx
-        .client
-        .put(ctx.admin("faults/settings"))
-        .body(json!({"listing_lag_ms": {"min": 3_600_000, "max": 3_600_000}}).to_string())
-        .send()
+    ctx.admin_client
+        .set_settings_json(&json!({"listing_lag_ms": {"min": 3_600_000, "max": 3_600_000}}))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
     let root = ctx.root_id().await;
     let id = id_of(&ctx.mkdir(&root, "Lagging").await);
     assert_eq!(ctx.node(&id).await.0, StatusCode::OK);

@@ -11,6 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use acd_mock::MockServer;
+use acd_mock::admin_client::{MintRequest, NewAccount, SeedRequest};
 use acd_mock::faults::profiles;
 use bytes::Bytes;
 use common::{
@@ -78,11 +79,9 @@ async fn info(ctx: &Ctx, scope: Option<&str>) -> Raw {
 
 /// Adds one rule; must answer 201. Returns its id.
 async fn add_rule(ctx: &Ctx, rule: Value) -> String {
-    let (status, body) = ctx.admin_post("faults", Some(&rule)).await;
-    assert_eq!(status, StatusCode::CREATED, "{rule}: {body}");
-    let ids = body["ids"].as_array().expect("ids");
-    assert_eq!(ids.len(), 1, "{body}");
-    ids[0].as_str().unwrap().to_string()
+    let ids = ctx.add_faults(&rule).await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
 }
 
 /// `GET /_mock/faults/{id}`.
@@ -107,7 +106,7 @@ async fn counts(ctx: &Ctx, id: &str) -> (u64, u64) {
     )
 }
 
-/// `GET /_mock/faults`.
+/// `GET /_mock/faults` (raw: the tests check its JSON shape).
 async fn fault_list(ctx: &Ctx) -> Value {
     let (status, body) = json_of(ctx.client.get(ctx.admin("faults")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -116,40 +115,21 @@ async fn fault_list(ctx: &Ctx) -> Value {
 
 /// The ids of the live rules, in order.
 async fn rule_ids(ctx: &Ctx) -> Vec<String> {
-    fault_list(ctx).await["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
+    let state = ctx.admin_client.faults().await.unwrap();
+    state.rules.into_iter().map(|r| r.rule.id).collect()
 }
 
 /// `PUT /_mock/faults/settings` (replaces every switch).
 async fn put_settings(ctx: &Ctx, settings: Value) {
-    let (status, body) = json_of(
-        ctx.client
-            .put(ctx.admin("faults/settings"))
-            .body(settings.to_string())
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{settings}: {body}");
+    ctx.admin_client
+        .set_settings_json(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("{settings}: {e}"));
 }
 
 /// The journal's entries of one operation, oldest first.
 async fn journal(ctx: &Ctx, operation: &str) -> Vec<Value> {
-    let (status, body) = json_of(
-        ctx.client
-            .get(ctx.admin(&format!("journal?operation={operation}")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["entries"].as_array().expect("entries").clone()
+    ctx.journal_of(operation).await
 }
 
 /// The latest journal entry of one operation.
@@ -162,28 +142,24 @@ async fn last_entry(ctx: &Ctx, operation: &str) -> Value {
 
 /// Creates a second account and mints its access token.
 async fn second_account(ctx: &Ctx, email: &str) -> String {
-    let (status, body) = ctx
-        .admin_post("accounts", Some(&json!({"email": email})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = ctx
-        .admin_post("tokens", Some(&json!({"account": email})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"].as_str().unwrap().to_string()
+    let account = NewAccount {
+        email: email.into(),
+        ..NewAccount::default()
+    };
+    ctx.admin_client.create_account(&account).await.unwrap();
+    ctx.admin_client
+        .mint_token(&MintRequest::for_account(email))
+        .await
+        .unwrap()
+        .access_token
 }
 
 /// Seeds nodes into the default account's root; returns the ids of the created nodes (in
 /// creation order: a folder before its children).
 async fn seed(ctx: &Ctx, nodes: Value) -> Vec<String> {
-    let (status, body) = ctx.admin_post("seed", Some(&json!({"nodes": nodes}))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["created"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(id_of)
-        .collect()
+    let request = SeedRequest::nodes(serde_json::from_value(nodes).unwrap());
+    let created = ctx.admin_client.seed(&request).await.unwrap();
+    created.into_iter().map(|c| c.id).collect()
 }
 
 /// A synthetic file of `size` bytes in the root; its id.

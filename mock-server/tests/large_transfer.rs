@@ -59,15 +59,8 @@ async fn two_gib_round_trip_in_flat_memory() {
     let mut mock = Mock::start(dir.path());
     let pid = mock.child.id().to_string();
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/_mock/tokens", mock.url))
-        .send()
-        .await
-        .expect("mint")
-        .json()
-        .await
-        .expect("token json");
-    let token = token["access_token"].as_str().expect("token").to_string();
+    let admin = acd_mock::admin::Client::with_http(http.clone(), &mock.url);
+    let token = admin.access_token().await.expect("mint");
     let endpoint: Value = http
         .get(format!("{}/drive/v1/account/endpoint", mock.url))
         .bearer_auth(&token)

@@ -191,19 +191,10 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 async fn mint(url: &str) -> String {
-    let token: Value = reqwest::Client::new()
-        .post(format!("{url}/_mock/tokens"))
-        .send()
-        .await
-        .expect("mint")
-        .error_for_status()
-        .expect("mint status")
-        .json()
-        .await
-        .expect("token json");
-    let access = token["access_token"].as_str().expect("access_token");
+    let admin = acd_mock::admin::Client::new(url).expect("admin client");
+    let access = admin.access_token().await.expect("mint");
     assert!(access.starts_with("Atza|"), "{access}");
-    access.to_string()
+    access
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 
+use acd_mock::admin_client::PurgeRequest;
 use common::{Ctx, id_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -48,16 +49,14 @@ async fn purged_nodes_leave_the_store_and_show_in_the_feed() {
     let (_, checkpoint) = feed(&ctx, None, true).await;
 
     // Purge the folder by id (its subtree, trashed with it, goes too); a live id is ignored.
-    let (status, body) = ctx
-        .admin_post("purge", Some(&json!({"ids": [folder, live]})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut purged: Vec<String> = body["purged"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let mut purged = ctx
+        .admin_client
+        .purge(&PurgeRequest {
+            ids: Some(vec![folder.clone(), live.clone()]),
+            ..PurgeRequest::default()
+        })
+        .await
+        .unwrap();
     purged.sort();
     let mut expected = vec![folder.clone(), inner.clone()];
     expected.sort();
@@ -92,9 +91,12 @@ async fn purged_nodes_leave_the_store_and_show_in_the_feed() {
     assert!(all.iter().all(|n| id_of(n) != folder && id_of(n) != inner));
 
     // With neither ids nor a time: the whole trash.
-    let (status, body) = ctx.admin_post("purge", Some(&json!({}))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["purged"], json!([kept]));
+    let purged = ctx
+        .admin_client
+        .purge(&PurgeRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(purged, vec![kept.clone()]);
     assert_eq!(ctx.node(&kept).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -104,22 +106,24 @@ async fn trashed_before_picks_by_time_and_bad_times_are_400() {
     let root = ctx.root_id().await;
     let file = id_of(&ctx.upload_file(&root, "f.txt", b"f").await);
     assert_eq!(ctx.trash(&file).await.0, StatusCode::OK);
-    let (status, body) = ctx
-        .admin_post(
-            "purge",
-            Some(&json!({"trashed_before": "2000-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["purged"], json!([]));
-    let (status, body) = ctx
-        .admin_post(
-            "purge",
-            Some(&json!({"trashed_before": "2999-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["purged"], json!([file]));
+    let purged = ctx
+        .admin_client
+        .purge(&PurgeRequest {
+            trashed_before: Some("2000-01-01T00:00:00Z".into()),
+            ..PurgeRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged, Vec::<String>::new());
+    let purged = ctx
+        .admin_client
+        .purge(&PurgeRequest {
+            trashed_before: Some("2999-01-01T00:00:00Z".into()),
+            ..PurgeRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(purged, vec![file.clone()]);
     let (status, body) = ctx
         .admin_post("purge", Some(&json!({"trashed_before": "yesterday"})))
         .await;

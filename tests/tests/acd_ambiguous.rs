@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::{MockProcess, binary};
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 /// The after-commit failures, as rule actions.
@@ -33,13 +33,6 @@ const COMMANDS: [(&str, &str); 8] = [
     ("delete", "trash"),
     ("trash_restore", "restore"),
 ];
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -66,17 +59,8 @@ impl Env {
             .build()
             .unwrap();
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let minted: Value = runtime.block_on(async {
-            http.post(format!("{}/_mock/tokens", mock.url))
-                .send()
-                .await
-                .unwrap()
-                .error_for_status()
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
+        let minted = runtime.block_on(acd_e2e::admin::mint_async(&mock.url));
+        let minted = serde_json::to_value(minted.unwrap()).unwrap();
         let token = minted["access_token"].as_str().unwrap().to_string();
         let env = Self {
             mock,

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::{MockProcess, binary};
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 const FILES: usize = 15;
@@ -20,13 +20,6 @@ struct Env {
     acd: PathBuf,
     config: PathBuf,
     dir: tempfile::TempDir,
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -70,7 +63,7 @@ impl Env {
         let mock = MockProcess::start(args).unwrap();
         let acd = binary("acd-client", "acd").unwrap();
         let config = dir.path().join("acd.conf");
-        let minted = post(&format!("{}/_mock/tokens", mock.url), &json!({}));
+        let minted = serde_json::to_value(acd_e2e::admin::mint(&mock.url).unwrap()).unwrap();
         let token = json!({
             "access_token": minted["access_token"],
             "token_type": "bearer",

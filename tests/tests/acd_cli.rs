@@ -11,8 +11,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::{MockProcess, binary};
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 /// A client secret that cannot appear in any output by chance.
@@ -27,31 +27,9 @@ struct Env {
     dir: tempfile::TempDir,
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A fresh token for the default account, from the mock's admin API.
 fn mint(url: &str) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/_mock/tokens"))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
+    serde_json::to_value(acd_e2e::admin::mint(url).unwrap()).unwrap()
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use acd_e2e::process::{MockProcess, binary};
+use acd_mock::admin_client::MintRequest;
 use serde_json::{Value, json};
 
 fn conformance() -> Command {
@@ -37,17 +38,10 @@ fn mint(url: &str) -> Value {
 
 /// A token for the mock's default account, minted with `body` (e.g. a `client_id`).
 fn mint_with(url: &str, body: Value) -> Value {
-    block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/_mock/tokens"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
+    let request: MintRequest = serde_json::from_value(body).unwrap();
+    let admin = acd_e2e::admin::client(url).unwrap();
+    let token = block_on(admin.mint_token(&request)).unwrap();
+    serde_json::to_value(token).unwrap()
 }
 
 /// The names of the live folders in the account's root.

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::MockProcess;
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 const BOUNDARY: &str = "graceful-boundary";
@@ -23,14 +23,8 @@ async fn sigterm_finishes_the_upload_in_flight() {
         .pool_max_idle_per_host(1)
         .build()
         .unwrap();
-    let token: Value = http
-        .post(format!("{}/_mock/tokens", mock.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = acd_e2e::admin::mint_async(&mock.url).await.unwrap();
+    let token = serde_json::to_value(token).unwrap();
     let bearer = token["access_token"].as_str().unwrap().to_string();
     let roots: Value = http
         .get(format!("{}/drive/v1/nodes", mock.url))
@@ -99,10 +93,7 @@ async fn sigterm_finishes_the_upload_in_flight() {
         .expect("the upload in flight gets its answer");
     assert_eq!(response.status().as_u16(), 201);
     let node: Value = response.json().await.unwrap();
-    let md5: String = Md5::digest(&payload)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let md5 = md5_hex(&payload);
     assert_eq!(node["contentProperties"]["md5"], md5.as_str());
     assert!(
         mock.wait_exit(Duration::from_secs(20)).unwrap(),

@@ -67,16 +67,8 @@ impl Session {
 /// Mints a token through the admin API and discovers the endpoints with it.
 async fn session(url: &str) -> Session {
     let http = reqwest::Client::new();
-    let minted: Value = http
-        .post(format!("{url}/_mock/tokens"))
-        .send()
-        .await
-        .expect("mint")
-        .error_for_status()
-        .expect("mint status")
-        .json()
-        .await
-        .expect("token JSON");
+    let minted = acd_e2e::admin::mint_async(url).await.expect("mint");
+    let minted = serde_json::to_value(minted).expect("token JSON");
     assert_eq!(minted["token_type"], "bearer");
     let token = minted["access_token"].as_str().expect("access_token");
     assert!(token.starts_with("Atza|"), "{token}");

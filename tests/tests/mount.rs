@@ -10,16 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::{MockProcess, binary};
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -160,7 +153,7 @@ impl Env {
         let mock = MockProcess::start(args).unwrap();
         let acd = binary("acd-client", "acd").unwrap();
         let config = dir.path().join("acd.conf");
-        let minted = post(&format!("{}/_mock/tokens", mock.url), &json!({}));
+        let minted = serde_json::to_value(acd_e2e::admin::mint(&mock.url).unwrap()).unwrap();
         let token = json!({
             "access_token": minted["access_token"],
             "token_type": "bearer",

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::MockProcess;
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 /// One rclone setup: the mock, the config file and the CA.
@@ -30,13 +30,6 @@ fn rclone_installed() {
         "rclone is not installed: install Debian's package (apt-get install rclone; 1.60 still has \
          the 'amazon cloud drive' backend). .ci/run installs it."
     );
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Rclone {
@@ -133,14 +126,7 @@ impl Rclone {
 
 /// A fresh token for the default account, from the mock's admin API.
 async fn mint(url: &str) -> Value {
-    reqwest::Client::new()
-        .post(format!("{url}/_mock/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    serde_json::to_value(acd_e2e::admin::mint_async(url).await.unwrap()).unwrap()
 }
 
 /// `rclone ls`-style output as name → size.

@@ -18,8 +18,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use acd_e2e::admin::md5_hex;
 use acd_e2e::process::binary;
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 // ---- small helpers -------------------------------------------------------------------------
@@ -53,13 +53,6 @@ impl Rng {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Polls `done` every 20 ms until it holds or `deadline` passes (then panics with `what`).

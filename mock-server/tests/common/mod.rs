@@ -8,7 +8,6 @@ pub(crate) mod binary;
 
 use acd_mock::{MockServer, MockServerBuilder};
 use bytes::Bytes;
-use md5::{Digest, Md5};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -32,6 +31,8 @@ pub(crate) struct Ctx {
     pub token: String,
     /// The default account's refresh token.
     pub refresh: String,
+    /// The typed admin client of the server.
+    pub admin_client: acd_mock::admin::Client,
     /// `metadataUrl` (ends in `/`).
     pub meta: String,
     /// `contentUrl` (ends in `/`).
@@ -58,7 +59,9 @@ impl Ctx {
         let tokens = server.mint_token(None).expect("a token can be minted");
         let meta = server.metadata_url();
         let content = server.content_url();
+        let admin_client = acd_mock::admin::Client::with_http(client(), server.url());
         Self {
+            admin_client,
             server,
             client: client(),
             token: tokens.access_token,
@@ -286,6 +289,30 @@ impl Ctx {
         json_of(request.send().await.expect("admin request")).await
     }
 
+    /// The journal's entries of one operation (its snake_case name), oldest first, as JSON.
+    pub(crate) async fn journal_of(&self, operation: &str) -> Vec<Value> {
+        let operation = serde_json::from_value(json!(operation))
+            .unwrap_or_else(|e| panic!("operation {operation}: {e}"));
+        let query = acd_mock::admin_client::JournalQuery {
+            limit: None,
+            operation: Some(operation),
+        };
+        let entries = self.admin_client.journal(&query).await.expect("journal");
+        entries
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("entry JSON"))
+            .collect()
+    }
+
+    /// Adds fault rules written as JSON (one rule or `{"rules": [...]}`); must answer 201.
+    /// Their ids.
+    pub(crate) async fn add_faults(&self, rules: &Value) -> Vec<String> {
+        self.admin_client
+            .add_faults_json(rules)
+            .await
+            .unwrap_or_else(|e| panic!("{rules}: {e}"))
+    }
+
     /// Snapshot settings: every id, date, etag, logref, token, checkpoint and URL with the
     /// port redacted.
     pub(crate) fn snapshots(&self) -> insta::Settings {
@@ -343,13 +370,9 @@ pub(crate) fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids
 }
 
-/// Lowercase hex MD5.
-pub(crate) fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// Lowercase hex MD5 (the workspace's one helper).
+#[allow(unused_imports)]
+pub(crate) use acd_mock::admin_client::md5_hex;
 
 /// Checks the list rules of §5.3/§12.2: `data` an array, `count` a number, `nextToken`
 /// either absent or a non-empty string (never null).
