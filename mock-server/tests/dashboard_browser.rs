@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acd_mock::MockServer;
+use acd_mock::admin_client::{SeedNode, SeedRequest};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -150,27 +151,20 @@ async fn the_dashboard_works_in_a_real_browser() {
     let base = server.url().to_string();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let access = server.mint_token(None).unwrap().access_token;
-    let seeded: serde_json::Value = http
-        .post(format!("{base}/_mock/seed"))
-        .bearer_auth(ADMIN_TOKEN)
-        .body(
-            json!({"nodes": [{"name": "docs", "children": [
-                {"name": EVIL, "content": "markup in a name"},
-                {"name": "hello.txt", "content": "hello from the mock\n"},
-            ]}]})
-            .to_string(),
-        )
-        .send()
-        .await
+    let admin = acd_mock::admin::Client::new(base.clone())
         .unwrap()
-        .json()
+        .with_token(Some(ADMIN_TOKEN.into()));
+    let seeded = admin
+        .seed(&SeedRequest::nodes(vec![SeedNode::folder(
+            "docs",
+            vec![
+                SeedNode::text(EVIL, "markup in a name"),
+                SeedNode::text("hello.txt", "hello from the mock\n"),
+            ],
+        )]))
         .await
         .unwrap();
-    assert_eq!(
-        seeded["created"].as_array().map(Vec::len),
-        Some(3),
-        "{seeded}"
-    );
+    assert_eq!(seeded.len(), 3, "{seeded:?}");
     let downloads = tempfile::tempdir().unwrap();
     let client = browser(&driver, downloads.path()).await;
 

@@ -189,7 +189,7 @@ fn names_are_unique_ignoring_case_and_found_by_exact_lookup() {
     let token = server.mint_token(None).expect("token").access_token;
     let client = reqwest::Client::new();
     let meta = server.metadata_url();
-    let reset_url = format!("{}/_mock/reset", server.url());
+    let admin = acd_mock::admin::Client::new(server.url()).expect("admin client");
 
     proptest!(ProptestConfig::with_cases(24), |(
         name in folder_name(),
@@ -199,8 +199,10 @@ fn names_are_unique_ignoring_case_and_found_by_exact_lookup() {
         prop_assume!(flipped.to_lowercase() == name.to_lowercase());
         let (root, first, second, lookup, flipped_lookup) = rt.block_on(async {
             // Each case starts from an empty tree (shrinking re-runs names already used).
-            let reset = send(client.post(&reset_url).body(r#"{"account":"user@example.com"}"#)).await;
-            assert_eq!(reset.status, 200, "{:?}", reset.body);
+            admin
+                .reset_account("user@example.com")
+                .await
+                .unwrap_or_else(|e| panic!("reset must answer 200: {e}"));
             let root = send(
                 client
                     .get(format!("{meta}nodes"))

@@ -6,6 +6,7 @@ use std::future::Future;
 pub use acd_mock::TokenResponse;
 pub use acd_mock::admin::Client;
 pub use acd_mock::admin_client::md5_hex;
+use acd_mock::admin_client::{Created, FaultReport};
 use anyhow::Context as _;
 
 use crate::process::install_crypto_provider;
@@ -38,4 +39,30 @@ pub async fn mint_async(url: &str) -> anyhow::Result<TokenResponse> {
 /// [`mint_async`] for the tests that are not async.
 pub fn mint(url: &str) -> anyhow::Result<TokenResponse> {
     block_on(mint_async(url))?
+}
+
+/// Seeds the mock at `url` (`POST /_mock/seed`), for the tests that are not async; panics
+/// with the mock's answer when the seed is refused (a test's setup cannot go on without it).
+pub fn seed(url: &str, request: &acd_mock::admin_client::SeedRequest) -> Vec<Created> {
+    let admin = client(url).unwrap_or_else(|e| panic!("{e:#}"));
+    block_on(admin.seed(request))
+        .and_then(|answer| answer.context("POST /_mock/seed"))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Adds fault rules given as JSON (`POST /_mock/faults`) for the tests that are not async;
+/// their ids. Panics with the mock's answer when a rule is refused.
+pub fn add_faults(url: &str, rules: &serde_json::Value) -> Vec<String> {
+    let admin = client(url).unwrap_or_else(|e| panic!("{e:#}"));
+    block_on(admin.add_faults_json(rules))
+        .and_then(|answer| answer.context("POST /_mock/faults"))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// A fault rule's report (`GET /_mock/faults/{id}`) for the tests that are not async.
+pub fn fault(url: &str, id: &str) -> FaultReport {
+    let admin = client(url).unwrap_or_else(|e| panic!("{e:#}"));
+    block_on(admin.fault(id))
+        .and_then(|answer| answer.with_context(|| format!("GET /_mock/faults/{id}")))
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }

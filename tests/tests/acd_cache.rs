@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use acd_e2e::admin::md5_hex;
+use acd_e2e::admin::{self, md5_hex};
 use acd_e2e::process::{MockProcess, binary};
+use acd_mock::admin_client::{SeedNode, SeedRequest};
 use serde_json::{Value, json};
 
 const FILES: usize = 15;
@@ -24,26 +25,6 @@ struct Env {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn post(url: &str, body: &Value) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 impl Env {
@@ -153,12 +134,12 @@ impl Env {
     }
 
     fn seed(&self, files: usize) {
-        let nodes: Vec<Value> = (0..files)
-            .map(|i| json!({"name": format!("s{i:05}.txt"), "content": format!("{i}")}))
+        let nodes: Vec<SeedNode> = (0..files)
+            .map(|i| SeedNode::text(format!("s{i:05}.txt"), format!("{i}")))
             .collect();
-        post(
-            &format!("{}/_mock/seed", self.mock.url),
-            &json!({"nodes": [{"name": "seeded", "children": nodes}]}),
+        admin::seed(
+            &self.mock.url,
+            &SeedRequest::nodes(vec![SeedNode::folder("seeded", nodes)]),
         );
     }
 }

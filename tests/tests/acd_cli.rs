@@ -559,20 +559,7 @@ fn dry_run_changes_nothing() {
 
 /// `POST /_mock/faults` with one rule; must answer 201.
 fn add_fault(url: &str, rule: &Value) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .post(format!("{url}/_mock/faults"))
-            .json(rule)
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap();
-    });
+    acd_e2e::admin::add_faults(url, rule);
 }
 
 #[test]

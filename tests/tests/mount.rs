@@ -10,32 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use acd_e2e::admin::md5_hex;
+use acd_e2e::admin::{self, md5_hex};
 use acd_e2e::process::{MockProcess, binary};
+use acd_mock::admin_client::{SeedNode, SeedRequest};
 use serde_json::{Value, json};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn post(url: &str, body: &Value) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 /// FUSE must be usable here: a test that cannot mount fails and says what to install.
@@ -242,7 +223,7 @@ impl Env {
     }
 
     fn faults(&self, rule: &Value) {
-        post(&format!("{}/_mock/faults", self.mock.url), rule);
+        admin::add_faults(&self.mock.url, rule);
     }
 }
 
@@ -421,9 +402,12 @@ fn files_written_through_the_mount_read_back_and_list_at_once_under_listing_lag(
 fn the_first_and_last_mib_of_a_12_gib_synthetic_file() {
     let env = Env::new(&[]);
     let size: u64 = 12 << 30;
-    post(
-        &format!("{}/_mock/seed", env.mock.url),
-        &json!({"nodes": [{"name": "big", "children": [{"name": "huge.bin", "size": size, "seed": 7}]}]}),
+    admin::seed(
+        &env.mock.url,
+        &SeedRequest::nodes(vec![SeedNode::folder(
+            "big",
+            vec![SeedNode::synthetic("huge.bin", size, 7)],
+        )]),
     );
     let mnt = env.mount("big", &["--buffer-size", "4M"]);
     let path = mnt.point.join("huge.bin");
@@ -485,21 +469,8 @@ fn a_phantom_upload_on_close_is_recovered() {
     let mut file = std::fs::File::create(mnt.point.join("ghost.txt")).unwrap();
     file.write_all(&bytes).unwrap();
     drop(file); // close: the upload, its 504, and the wait for the phantom
-    let fired: Value = {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            reqwest::get(format!("{}/_mock/faults/phantom", env.mock.url))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        })
-    };
-    assert_eq!(fired["fired"], json!(1), "the phantom fired: {fired}");
+    let fired = admin::fault(&env.mock.url, "phantom");
+    assert_eq!(fired.fired, 1, "the phantom fired: {fired:?}");
     assert_eq!(std::fs::read(mnt.point.join("ghost.txt")).unwrap(), bytes);
     let listed: Vec<Value> = serde_json::from_str(&env.ok(&["lsjson", "r:p"])).unwrap();
     let named: Vec<&Value> = listed
@@ -612,9 +583,12 @@ fn files_added_elsewhere_appear_after_a_poll_of_the_changes_feed() {
         .as_str()
         .unwrap()
         .to_string();
-    post(
-        &format!("{}/_mock/seed", env.mock.url),
-        &json!({"parent": folder, "nodes": [{"name": "elsewhere.bin", "size": 4096, "seed": 3}]}),
+    admin::seed(
+        &env.mock.url,
+        &SeedRequest {
+            parent: Some(folder),
+            ..SeedRequest::nodes(vec![SeedNode::synthetic("elsewhere.bin", 4096, 3)])
+        },
     );
     let path = mnt.point.join("elsewhere.bin");
     wait_for(

@@ -275,13 +275,12 @@ async fn rclone_refreshes_an_expired_token_through_the_mock() {
     let token: Value = mint(&rc.mock.url).await;
     // The server has expired the access token and the config says it expired long ago, so
     // rclone must refresh it at the token endpoint before it can list anything.
-    let expired = reqwest::Client::new()
-        .post(format!("{}/_mock/tokens/expire", rc.mock.url))
-        .body(json!({"access_token": token["access_token"]}).to_string())
-        .send()
+    let access = token["access_token"].as_str().unwrap_or_default();
+    acd_e2e::admin::client(&rc.mock.url)
+        .unwrap()
+        .expire_token(access)
         .await
-        .unwrap();
-    assert_eq!(expired.status().as_u16(), 200);
+        .unwrap_or_else(|e| panic!("POST /_mock/tokens/expire must answer 200: {e}"));
     rc.write_config(&token, "2000-01-01T00:00:00Z");
     rc.ok(&["mkdir", "acd:after-refresh"]);
     let dirs = rc.ok(&["lsd", "acd:"]);
@@ -395,17 +394,11 @@ async fn rclone_recovers_from_a_phantom_that_appears_on_its_own() {
         "action": {"kind": "phantom_upload", "status": 504, "delay_ms": 2000},
         "trigger": {"first": 1}
     });
-    let added = reqwest::Client::new()
-        .post(format!("{}/_mock/faults", rc.mock.url))
-        .json(&rule)
-        .send()
+    acd_e2e::admin::client(&rc.mock.url)
+        .unwrap()
+        .add_faults_json(&rule)
         .await
-        .unwrap();
-    assert!(
-        added.status().is_success(),
-        "{}",
-        added.text().await.unwrap()
-    );
+        .unwrap_or_else(|e| panic!("POST /_mock/faults: {e}"));
     let local = tempfile::tempdir().unwrap();
     let bytes = b"a phantom that rclone must not duplicate\n".repeat(100);
     std::fs::write(local.path().join("ghost.txt"), &bytes).unwrap();
