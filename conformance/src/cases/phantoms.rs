@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
@@ -14,20 +16,26 @@ use crate::check::{Capability, Check, Failure};
 use crate::context::Ctx;
 use crate::{checks, ensure, ensure_eq};
 
-/// How long a phantom of these checks takes to appear.
-const PHANTOM_DELAY: Duration = Duration::from_millis(1500);
+/// How long a phantom of these checks takes to appear, one delay per try: a check reads the
+/// node before it is due, and a target whose throttling made that read come back after the due
+/// time gives no verdict on the "before" state, so the check tries again with a longer delay.
+const PHANTOM_DELAYS: [Duration; 3] = [
+    Duration::from_millis(1500),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+];
 
 /// How long a check waits for a phantom to appear (the delay, a slow target's own lag, pacing).
 const APPEAR_WITHIN: Duration = Duration::from_secs(30);
 
-/// A phantom rule for `operation` scoped to this check, firing once.
-async fn phantom_rule(ctx: &Ctx, operation: &str) -> Result<String, Failure> {
+/// A phantom rule for `operation` scoped to this check, firing once, appearing `delay` after.
+async fn phantom_rule(ctx: &Ctx, operation: &str, delay: Duration) -> Result<String, Failure> {
     ctx.fault(json!({
         "match": {"operation": operation},
         "action": {
             "kind": "phantom_upload",
             "status": 504,
-            "delay_ms": PHANTOM_DELAY.as_millis() as u64,
+            "delay_ms": u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
         },
         "trigger": {"first": 1},
     }))
@@ -35,18 +43,20 @@ async fn phantom_rule(ctx: &Ctx, operation: &str) -> Result<String, Failure> {
 }
 
 /// Send the request `make` builds once per try until the phantom `rule` has fired (a target's
-/// own throttling or faults before the rule applied nothing); the reply of the try it fired on.
+/// own throttling or faults before the rule applied nothing); the reply of the try it fired on
+/// and when that try was sent (the phantom is due no earlier than its delay after that).
 async fn send_until_fired(
     ctx: &Ctx,
     api: &Api,
     rule: &str,
     mut make: impl FnMut() -> RequestBuilder,
-) -> Result<Reply, Failure> {
+) -> Result<(Reply, Instant), Failure> {
     for _ in 0..5 {
         let mut once = Some(make());
+        let sent = Instant::now();
         let reply = api.transport.send_with(|| once.take()).await;
         if ctx.admin()?.fired(rule).await? > 0 {
-            return Ok(reply);
+            return Ok((reply, sent));
         }
         let wait = reply.retry_after().unwrap_or(Duration::from_secs(1));
         tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
@@ -115,47 +125,70 @@ async fn node_until(
 async fn phantom_upload_is_pending_then_appears_on_its_own(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;
-    let bytes = unique_bytes(&ctx, 300, 1);
-    let local_id = format!("{}-phantom", ctx.scope());
-    let rule = phantom_rule(&ctx, "upload").await?;
-    let extra = json!({"localId": local_id});
-    let reply = send_until_fired(&ctx, &api, &rule, || {
-        upload_request(&api, &folder, "late.bin", &bytes, &extra)
-    })
-    .await?;
-    ensure_eq!(reply.status, 504, "the phantom upload's status");
+    for (attempt, delay) in (0u8..).zip(PHANTOM_DELAYS) {
+        let name = format!("late-{attempt}.bin");
+        let bytes = unique_bytes(&ctx, 300, attempt);
+        // Unique per run: a localId stays taken by the trashed phantoms of earlier runs.
+        let local_id = format!(
+            "{}-{}-phantom-{attempt}",
+            ctx.target.run_folder_name,
+            ctx.scope()
+        );
+        let rule = phantom_rule(&ctx, "upload", delay).await?;
+        let extra = json!({"localId": local_id});
+        let (reply, sent) = send_until_fired(&ctx, &api, &rule, || {
+            upload_request(&api, &folder, &name, &bytes, &extra)
+        })
+        .await?;
+        ensure_eq!(reply.status, 504, "the phantom upload's status");
 
-    // The same localId again: 409 naming the phantom, which is PENDING by id.
-    let again = api
-        .transport
-        .send_with(|| Some(upload_request(&api, &folder, "other.bin", &bytes, &extra)))
-        .await;
-    again.expect(409, "an upload with the phantom's localId")?;
-    let phantom = again.json()["info"]["nodeId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    ensure!(
-        !phantom.is_empty(),
-        "info.nodeId in the 409",
-        "{}",
-        again.text()
-    );
-    let pending = get_node(&api, &phantom).await?;
-    ensure_eq!(
-        pending["name"].as_str(),
-        Some("late.bin"),
-        "the phantom's name"
-    );
-    ensure_eq!(
-        pending["status"].as_str(),
-        Some("PENDING"),
-        "the phantom's status before it is due"
-    );
+        // The same localId again: 409 naming the phantom, which is PENDING by id.
+        let again = api
+            .transport
+            .send_with(|| Some(upload_request(&api, &folder, "other.bin", &bytes, &extra)))
+            .await;
+        again.expect(409, "an upload with the phantom's localId")?;
+        let phantom = again.json()["info"]["nodeId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        ensure!(
+            !phantom.is_empty(),
+            "info.nodeId in the 409",
+            "{}",
+            again.text()
+        );
+        let pending = get_node(&api, &phantom).await?;
+        ensure_eq!(
+            pending["name"].as_str(),
+            Some(name.as_str()),
+            "the phantom's name"
+        );
+        if sent.elapsed() >= delay {
+            // Throttling held the reads past the due time: no verdict on "before"; try longer.
+            continue;
+        }
+        ensure_eq!(
+            pending["status"].as_str(),
+            Some("PENDING"),
+            "the phantom's status before it is due"
+        );
+        return appears_then_conflicts(&api, &folder, &name, &bytes, &phantom).await;
+    }
+    Err(too_slow_to_see_before_due())
+}
 
-    // It turns AVAILABLE on its own schedule, with the content that was sent.
-    let md5 = md5_hex(&bytes);
-    let available = node_until(&api, &phantom, "the phantom AVAILABLE", |n| {
+/// The rest of the phantom upload check: the phantom turns AVAILABLE on its own schedule with
+/// the content that was sent, and a retry of the upload then is a conflict naming it.
+async fn appears_then_conflicts(
+    api: &Api,
+    folder: &str,
+    name: &str,
+    bytes: &[u8],
+    phantom: &str,
+) -> Result<(), Failure> {
+    let md5 = md5_hex(bytes);
+    let available = node_until(api, phantom, "the phantom AVAILABLE", |n| {
         n["status"].as_str() == Some("AVAILABLE")
     })
     .await?;
@@ -168,23 +201,26 @@ async fn phantom_upload_is_pending_then_appears_on_its_own(ctx: Ctx) -> Result<(
     // A retry of the upload now is a conflict with the node that appeared, not a duplicate.
     let retry = api
         .transport
-        .send_with(|| {
-            Some(upload_request(
-                &api,
-                &folder,
-                "late.bin",
-                &bytes,
-                &json!({}),
-            ))
-        })
+        .send_with(|| Some(upload_request(api, folder, name, bytes, &json!({}))))
         .await;
     retry.expect(409, "a retry of the phantom upload after it appeared")?;
     ensure_eq!(
         retry.json()["info"]["nodeId"].as_str(),
-        Some(phantom.as_str()),
+        Some(phantom),
         "the 409's info.nodeId"
     );
     Ok(())
+}
+
+/// The failure of a phantom check whose every read came back after the phantom was due.
+fn too_slow_to_see_before_due() -> Failure {
+    Failure::new(
+        "a read of the phantom before it is due",
+        format!(
+            "every try's read came back after its delay ({PHANTOM_DELAYS:?}): \
+             the target throttled this check's calls too long to see the phantom pending"
+        ),
+    )
 }
 
 /// A phantom overwrite: 504, the node keeps its old content and version, then the new content
@@ -192,47 +228,58 @@ async fn phantom_upload_is_pending_then_appears_on_its_own(ctx: Ctx) -> Result<(
 async fn phantom_overwrite_lands_later_and_bumps_the_version_then(ctx: Ctx) -> Result<(), Failure> {
     let api = ctx.api();
     let folder = ctx.folder().await?;
-    let old = unique_bytes(&ctx, 400, 2);
-    let new = unique_bytes(&ctx, 500, 3);
-    let file = api.file(&folder, "doc.bin", &old).await?;
-    let file_id = id(&file);
-    let before = version_of(&file)?;
-    let rule = phantom_rule(&ctx, "overwrite").await?;
-    let reply = send_until_fired(&ctx, &api, &rule, || {
-        let form = reqwest::multipart::Form::new().part("content", part(&new));
-        api.request(
-            Method::PUT,
-            api.content_url(&format!("nodes/{file_id}/content")),
-        )
-        .multipart(form)
-    })
-    .await?;
-    ensure_eq!(reply.status, 504, "the phantom overwrite's status");
+    for (attempt, delay) in (0u8..).zip(PHANTOM_DELAYS) {
+        let old = unique_bytes(&ctx, 400, 2 * attempt + 2);
+        let new = unique_bytes(&ctx, 500, 2 * attempt + 3);
+        let file = api
+            .file(&folder, &format!("doc-{attempt}.bin"), &old)
+            .await?;
+        let file_id = id(&file);
+        let before = version_of(&file)?;
+        let rule = phantom_rule(&ctx, "overwrite", delay).await?;
+        let (reply, sent) = send_until_fired(&ctx, &api, &rule, || {
+            let form = reqwest::multipart::Form::new().part("content", part(&new));
+            api.request(
+                Method::PUT,
+                api.content_url(&format!("nodes/{file_id}/content")),
+            )
+            .multipart(form)
+        })
+        .await?;
+        ensure_eq!(reply.status, 504, "the phantom overwrite's status");
 
-    let now = get_node(&api, &file_id).await?;
-    let (old_md5, new_md5) = (md5_hex(&old), md5_hex(&new));
-    // Unless the phantom was already due (a slow target), the old content is still there.
-    if now["contentProperties"]["md5"].as_str() == Some(old_md5.as_str()) {
+        let now = get_node(&api, &file_id).await?;
+        if sent.elapsed() >= delay {
+            // Throttling held the read past the due time: no verdict on "before"; try longer.
+            continue;
+        }
+        let (old_md5, new_md5) = (md5_hex(&old), md5_hex(&new));
+        ensure_eq!(
+            now["contentProperties"]["md5"].as_str(),
+            Some(old_md5.as_str()),
+            "the md5 while the overwrite is pending"
+        );
         ensure_eq!(
             version_of(&now)?,
             before,
             "the version while the overwrite is pending"
         );
+        let landed = node_until(&api, &file_id, "the new content", |n| {
+            n["contentProperties"]["md5"].as_str() == Some(new_md5.as_str())
+        })
+        .await?;
+        ensure!(
+            version_of(&landed)? > before,
+            format!("the version above {before} once the content is in"),
+            "{}",
+            landed["version"]
+        );
+        let download = api.download(&file_id, None).await;
+        download.expect(200, "download after the phantom overwrite")?;
+        ensure_eq!(download.body.as_ref(), new.as_slice(), "the content");
+        return Ok(());
     }
-    let landed = node_until(&api, &file_id, "the new content", |n| {
-        n["contentProperties"]["md5"].as_str() == Some(new_md5.as_str())
-    })
-    .await?;
-    ensure!(
-        version_of(&landed)? > before,
-        format!("the version above {before} once the content is in"),
-        "{}",
-        landed["version"]
-    );
-    let download = api.download(&file_id, None).await;
-    download.expect(200, "download after the phantom overwrite")?;
-    ensure_eq!(download.body.as_ref(), new.as_slice(), "the content");
-    Ok(())
+    Err(too_slow_to_see_before_due())
 }
 
 /// An overwrite with the content another file has is 409 `DUPLICATE_CONTENT` naming that
