@@ -506,6 +506,45 @@ async fn a_hundred_thousand_node_folder_seeds_in_one_request() {
     assert_eq!(ctx.list(&format!("parents:{folder}")).await["count"], n + 1);
 }
 
+/// Two nodes of one seed whose names differ only in case clash inside a folder made by the
+/// same seed (checked in memory, not by a query) as they would anywhere else: 409 naming the
+/// first, which stays created, and nothing after it is made.
+#[tokio::test]
+async fn a_seed_clash_inside_a_folder_it_makes_is_409() {
+    let ctx = Ctx::start().await;
+    let (status, body) = ctx
+        .admin_post(
+            "seed",
+            Some(&json!({"nodes": [
+                {"name": "new", "kind": "FOLDER", "children": [
+                    {"name": "Same.txt", "content": "a"},
+                    {"name": "sub", "kind": "FOLDER", "children": [
+                        {"name": "same.txt", "content": "b"},
+                    ]},
+                    {"name": "SAME.TXT", "content": "c"},
+                    {"name": "later.txt", "content": "d"},
+                ]},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let root = ctx.root_id().await;
+    let folder = ctx.lookup(&root, "new").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = ctx.lookup(&folder, "Same.txt").await;
+    assert_eq!(first["count"], 1, "{first}");
+    assert_eq!(body["info"]["nodeId"], first["data"][0]["id"], "{body}");
+    // The same name one folder down is no clash: that node was made.
+    let sub = ctx.lookup(&folder, "sub").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ctx.lookup(&sub, "same.txt").await["count"], 1);
+    assert_eq!(ctx.lookup(&folder, "later.txt").await["count"], 0);
+}
+
 /// A seed stops at its first bad node with that node's error, as one create after another
 /// would: a file given children is made, and its first child is refused like a create under
 /// a file; a bad name later on is never reached.

@@ -1,5 +1,8 @@
 //! Node creation: one node (uploads, folders, phantoms) or a batch (the seed API).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::accounts::used_bytes;
@@ -58,6 +61,7 @@ impl MetaStore {
         )?;
         let now = self.clock.now_ms();
         let mut checked = std::collections::HashSet::new();
+        let mut made_under: HashMap<(usize, String), usize> = HashMap::new();
         let mut ids: Vec<String> = Vec::with_capacity(nodes.len());
         let mut error = None;
         let mut insert_node = tx.prepare_cached(
@@ -95,7 +99,20 @@ impl MetaStore {
                     ));
                 }
             };
-            if let Some(existing) = conflict(&tx, parent, &node.name, None)? {
+            let lower = node.name.to_lowercase();
+            // A folder made earlier in this batch holds only this batch's nodes, all live: its
+            // names are checked in memory instead of by a query per node.
+            let existing = match &node.parent {
+                BatchParent::Earlier(j) => match made_under.entry((*j, lower.clone())) {
+                    Entry::Occupied(taken) => Some(ids[*taken.get()].clone()),
+                    Entry::Vacant(free) => {
+                        free.insert(i);
+                        None
+                    }
+                },
+                BatchParent::Id(_) => conflict(&tx, parent, &node.name, None)?,
+            };
+            if let Some(existing) = existing {
                 error = Some(ApiError::NameExists {
                     name: node.name.clone(),
                     parent: parent.to_string(),
@@ -104,7 +121,6 @@ impl MetaStore {
                 break;
             }
             let id = node_id();
-            let lower = node.name.to_lowercase();
             let c = node.content.as_ref();
             insert_node.execute(params![
                 id,
