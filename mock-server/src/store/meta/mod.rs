@@ -172,6 +172,9 @@ pub struct MetaStore {
     names: NameMatch,
     tokens: Cache<String, TokenRow>,
     accounts: Cache<i64, Account>,
+    /// Each account's oldest trash time (`None`: no trash), so that the trash purge checked
+    /// before every request costs no query until something is written (see [`WriteLock`]).
+    trash_ages: Cache<i64, Option<i64>>,
     clock: std::sync::Arc<crate::clock::Clock>,
     /// The temporary directory of a store without a path (removed on drop).
     _temp: Option<tempfile::TempDir>,
@@ -210,6 +213,7 @@ impl MetaStore {
             names,
             tokens: Cache::default(),
             accounts: Cache::default(),
+            trash_ages: Cache::default(),
             clock: crate::clock::Clock::new(),
             _temp: temp,
         })
@@ -220,10 +224,13 @@ impl MetaStore {
         &self.clock
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> WriteLock<'_> {
         // A panic while holding the lock cannot leave a transaction half-applied (it rolls
         // back on drop), so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        WriteLock {
+            conn: self.conn.lock().unwrap_or_else(|e| e.into_inner()),
+            trash_ages: &self.trash_ages,
+        }
     }
 
     /// A read-only connection: sees every committed write, waits for none.
@@ -276,5 +283,32 @@ pub fn kind_of(kind: &str) -> Option<&'static str> {
         FILE => Some(FILE),
         FOLDER => Some(FOLDER),
         _ => None,
+    }
+}
+
+/// The writing connection, held: when let go, after whatever it committed, the cached trash
+/// ages are forgotten (any write may have trashed, restored or purged a node).
+struct WriteLock<'a> {
+    conn: MutexGuard<'a, Connection>,
+    trash_ages: &'a Cache<i64, Option<i64>>,
+}
+
+impl std::ops::Deref for WriteLock<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteLock<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        self.trash_ages.invalidate();
     }
 }

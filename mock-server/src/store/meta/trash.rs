@@ -91,14 +91,22 @@ impl MetaStore {
         retention_ms: i64,
     ) -> ApiResult<(Vec<String>, Vec<String>)> {
         let before = self.clock.now_ms().saturating_sub(retention_ms);
-        let due: bool = self
-            .read()?
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM nodes WHERE account = ? AND status = 'TRASH' \
-                 AND modified < ? AND NOT is_root)",
-            )?
-            .query_row(params![account, before], |r| r.get(0))?;
-        if !due {
+        let oldest = match self.trash_ages.get(&account) {
+            Ok(oldest) => oldest,
+            Err(generation) => {
+                let oldest: Option<i64> = self
+                    .read()?
+                    .prepare_cached(
+                        "SELECT modified FROM nodes WHERE account = ? AND status = 'TRASH' \
+                         AND NOT is_root ORDER BY modified LIMIT 1",
+                    )?
+                    .query_row([account], |r| r.get(0))
+                    .optional()?;
+                self.trash_ages.fill(generation, account, oldest);
+                oldest
+            }
+        };
+        if oldest.is_none_or(|oldest| oldest >= before) {
             return Ok((Vec::new(), Vec::new()));
         }
         self.purge(account, None, Some(before))
