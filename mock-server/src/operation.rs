@@ -249,22 +249,24 @@ pub const ROUTES: &[Route] = &[
 ];
 
 impl Route {
-    /// The path's captures when it matches the pattern (`None`: no match).
-    fn captures<'p>(&self, path: &'p str) -> Option<Vec<(&'static str, &'p str)>> {
+    /// Whether `path` matches the pattern, telling `capture` each `{name}` segment's value
+    /// on the way (allocates nothing: every request is matched against the table).
+    fn walk<'p>(&self, path: &'p str, mut capture: impl FnMut(&'static str, &'p str)) -> bool {
         let mut given = path.trim_matches('/').split('/');
-        let mut captures = Vec::new();
         for want in self.pattern.trim_matches('/').split('/') {
             if want.starts_with("{*") {
-                return Some(captures);
+                return true;
             }
-            let got = given.next()?;
+            let Some(got) = given.next() else {
+                return false;
+            };
             match want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
-                Some(name) => captures.push((name, got)),
+                Some(name) => capture(name, got),
                 None if want == got => {}
-                None => return None,
+                None => return false,
             }
         }
-        given.next().is_none().then_some(captures)
+        given.next().is_none()
     }
 
     /// Whether a request the router matched as `route` (its `MatchedPath`) is this entry's:
@@ -285,17 +287,20 @@ impl Route {
 pub fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
     ROUTES
         .iter()
-        .find(|r| r.allows(method) && r.captures(path).is_some())
+        .find(|r| r.allows(method) && r.walk(path, |_, _| {}))
 }
 
 /// The node a request is about (its route's `{id}` or `{parent}`), whatever the method: the
 /// fault layer's per-node rate limit counts by it.
 pub fn node_of(path: &str) -> Option<&str> {
     ROUTES.iter().find_map(|r| {
-        r.captures(path)?
-            .into_iter()
-            .find(|(name, _)| matches!(*name, "id" | "parent"))
-            .map(|(_, value)| value)
+        let mut node = None;
+        let matched = r.walk(path, |name, value| {
+            if node.is_none() && matches!(name, "id" | "parent") {
+                node = Some(value);
+            }
+        });
+        if matched { node } else { None }
     })
 }
 

@@ -20,17 +20,18 @@ pub fn random_base64(n: usize) -> String {
 
 /// A request reference in the UUID form the service used for `logref`.
 pub fn logref() -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut out = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 /// A short opaque string like the service's `eTagResponse` (11 characters).
@@ -80,7 +81,12 @@ mod tests {
     #[test]
     fn logref_is_uuid_shaped() {
         let r = logref();
-        assert_eq!(r.len(), 36);
-        assert_eq!(r.matches('-').count(), 4);
+        let groups: Vec<usize> = r.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{r}");
+        assert!(
+            r.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{r}"
+        );
+        assert_ne!(r, logref());
     }
 }
