@@ -84,7 +84,8 @@ mod tests {
         let groups: Vec<usize> = r.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12], "{r}");
         assert!(
-            r.chars().all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            r.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
             "{r}"
         );
         assert_ne!(r, logref());
