@@ -67,24 +67,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/trash", get(trash::list))
         .route("/trash/{id}", put(trash::trash))
         .route("/trash/{id}/restore", post(trash::restore))
-        .route("/changes", post(changes::changes))
-        .route_layer(axum::middleware::from_fn(in_table));
+        .route("/changes", post(changes::changes));
+    let metadata = checked_against_the_table(metadata);
     let content = Router::new()
         .route("/nodes", post(content::upload))
         .route(
             "/nodes/{id}/content",
             get(content::download).put(content::overwrite),
         )
-        .route("/templink/{token}", get(content::templink))
-        .route_layer(axum::middleware::from_fn(in_table))
-        .layer(DefaultBodyLimit::disable());
+        .route("/templink/{token}", get(content::templink));
+    let content = checked_against_the_table(content).layer(DefaultBodyLimit::disable());
     let login = Router::new()
         .route("/s3/{token}", get(content::presigned))
         .route("/auth/o2/token", post(oauth::token))
         .route("/ap/oa", get(signin::authorize))
         .route("/ap/signin", post(signin::sign_in))
-        .route("/ap/oa/consent", post(signin::consent))
-        .route_layer(axum::middleware::from_fn(in_table));
+        .route("/ap/oa/consent", post(signin::consent));
+    let login = checked_against_the_table(login);
     Router::new()
         .nest("/drive/v1", metadata)
         .nest("/cdproxy", content)
@@ -108,25 +107,33 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// `routes` with [`in_table`] as a route layer in debug builds; release builds skip the layer
+/// (it would check nothing there, and each layer costs every request a boxed future).
+fn checked_against_the_table(routes: Router<Arc<AppState>>) -> Router<Arc<AppState>> {
+    if cfg!(debug_assertions) {
+        routes.route_layer(axum::middleware::from_fn(in_table))
+    } else {
+        routes
+    }
+}
+
 /// Route layer of the service's routes: a routed request must be in the route table
 /// ([`crate::operation::ROUTES`]) under the route that served it, or the journal and the fault
 /// layer would name it wrongly. Checked in debug builds (every test request), where a route
-/// missing from the table panics (a 500 from the panic catcher); release builds pass through.
+/// missing from the table panics (a 500 from the panic catcher).
 async fn in_table(matched: MatchedPath, request: Request, next: Next) -> Response {
-    if cfg!(debug_assertions) {
-        let path = request
-            .extensions()
-            .get::<OriginalUri>()
-            .map_or_else(|| request.uri().path(), |uri| uri.path());
-        let route = route_of(request.method(), path);
-        assert!(
-            route.is_some_and(|r| r.serves(matched.as_str())),
-            "{} {} (route {}) is not in operation::ROUTES under its route",
-            request.method(),
-            path,
-            matched.as_str()
-        );
-    }
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |uri| uri.path());
+    let route = route_of(request.method(), path);
+    assert!(
+        route.is_some_and(|r| r.serves(matched.as_str())),
+        "{} {} (route {}) is not in operation::ROUTES under its route",
+        request.method(),
+        path,
+        matched.as_str()
+    );
     next.run(request).await
 }
 
