@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use acd_e2e::admin::md5_hex;
 use acd_e2e::process::{MockProcess, binary};
+use acd_mock::admin_client::{AdminError, JournalQuery};
+use acd_mock::operation::Operation;
 use serde_json::{Value, json};
 
 /// The after-commit failures, as rule actions.
@@ -46,11 +48,13 @@ struct Env {
     token: String,
     runtime: tokio::runtime::Runtime,
     http: reqwest::Client,
+    admin: acd_e2e::admin::Client,
 }
 
 impl Env {
     fn new(mock_args: &[&str]) -> Self {
         let mock = MockProcess::start(mock_args).unwrap();
+        let admin = acd_e2e::admin::client(&mock.url).unwrap();
         let acd = binary("acd-client", "acd").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("acd.conf");
@@ -70,6 +74,7 @@ impl Env {
             token,
             runtime,
             http,
+            admin,
         };
         let url = env.mock.url.clone();
         let saved = json!({
@@ -131,20 +136,15 @@ impl Env {
         path.to_string_lossy().into_owned()
     }
 
-    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.runtime.block_on(async {
-            let mut request = self
-                .http
-                .request(method, format!("{}/_mock/{path}", self.mock.url));
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            let body = response.text().await.unwrap();
-            assert!(status.is_success(), "/_mock/{path}: {status} {body}");
-            serde_json::from_str(&body).unwrap_or(Value::Null)
-        })
+    /// Runs one call of the typed admin client; panics with the mock's answer if it fails.
+    fn admin<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, AdminError>>,
+    ) -> T {
+        self.runtime
+            .block_on(call)
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     /// A GET of the metadata API; throttles and server errors (the realistic profile's) are
@@ -228,26 +228,24 @@ impl Env {
     /// How many times `operation` was applied since the journal was cleared: answered 2xx,
     /// or committed before an after-commit fault.
     fn commits(&self, operation: &str) -> usize {
-        let journal = self.admin(
-            reqwest::Method::GET,
-            &format!("journal?operation={operation}&limit=1000"),
-            None,
-        );
-        journal["entries"]
-            .as_array()
-            .unwrap()
+        let operation = Operation::ALL
+            .into_iter()
+            .find(|o| o.name() == operation)
+            .unwrap_or_else(|| panic!("no operation named {operation}"));
+        let query = JournalQuery {
+            limit: Some(1000),
+            operation: Some(operation),
+        };
+        let ok = |s: u16| (200..300).contains(&s);
+        self.admin("GET /_mock/journal", self.admin.journal(&query))
             .iter()
-            .filter(|e| {
-                let ok = |v: &Value| v.as_u64().is_some_and(|s| (200..300).contains(&s));
-                ok(&e["status"]) || ok(&e["committed"])
-            })
+            .filter(|e| ok(e.status) || e.committed.is_some_and(ok))
             .count()
     }
 
     fn fired(&self, rule: &str) -> u64 {
-        self.admin(reqwest::Method::GET, &format!("faults/{rule}"), None)["fired"]
-            .as_u64()
-            .unwrap()
+        self.admin("GET /_mock/faults/{id}", self.admin.fault(rule))
+            .fired
     }
 }
 
@@ -287,15 +285,10 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
     let folder_id = env.id_at(root, folder);
     let action: Value = serde_json::from_str(action).unwrap();
     let rule = format!("ac-{folder}");
-    env.admin(
-        reqwest::Method::POST,
-        "faults",
-        Some(
-            json!({"id": rule, "match": {"operation": operation}, "action": action,
-                    "when": "after_commit", "trigger": {"first": 1}}),
-        ),
-    );
-    env.admin(reqwest::Method::DELETE, "journal", None);
+    let fault = json!({"id": rule, "match": {"operation": operation}, "action": action,
+                       "when": "after_commit", "trigger": {"first": 1}});
+    env.admin("POST /_mock/faults", env.admin.add_faults_json(&fault));
+    env.admin("DELETE /_mock/journal", env.admin.clear_journal());
 
     let args: Vec<String> = match command {
         "mkdir" => vec!["mkdir".into(), format!("{base}/new")],
@@ -341,7 +334,7 @@ fn case(env: &Env, root: &str, folder: &str, command: &str, operation: &str, act
     );
     assert_eq!(env.fired(&rule), 1, "{what}: the fault fired once");
     assert_eq!(env.commits(operation), 1, "{what}: applied exactly once");
-    env.admin(reqwest::Method::DELETE, &format!("faults/{rule}"), None);
+    env.admin("DELETE /_mock/faults/{id}", env.admin.remove_fault(&rule));
 
     let file_md5 = |node: &Value| {
         node["contentProperties"]["md5"]
