@@ -245,20 +245,32 @@ fn open_checked(
         Ok(c) => c,
         Err(e) => return cannot(e),
     };
-    let setup = (|| -> rusqlite::Result<()> {
+    // Only the holder of the writer lock switches a new file to WAL: two connections switching
+    // at once deadlock, and SQLite then answers "database is locked" without waiting.
+    let setup = (|| -> rusqlite::Result<bool> {
         conn.busy_timeout(std::time::Duration::from_secs(60))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
-                Some(format!("cannot switch to WAL (journal mode {mode})")),
-            ));
+        let is_wal = |mode: &str| mode.eq_ignore_ascii_case("wal");
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !is_wal(&mode) {
+            if !locked {
+                return Ok(false);
+            }
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !is_wal(&mode) {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some(format!("cannot switch to WAL (journal mode {mode})")),
+                ));
+            }
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Ok(())
+        Ok(true)
     })();
-    if let Err(e) = setup {
-        return cannot(e);
+    match setup {
+        Ok(true) => {}
+        // Not in WAL yet: a new file, which the caller makes under the writer lock.
+        Ok(false) => return Err(Ok(Distrust::New)),
+        Err(e) => return cannot(e),
     }
     let tables: i64 = match conn.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",

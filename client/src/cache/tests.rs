@@ -193,3 +193,33 @@ fn the_journal_is_shared_through_the_file_and_keeps_the_newest() {
     off.record(&node("b", "b", "d1", "AVAILABLE", 1), &[]);
     assert!(off.recent_in("d1").is_empty());
 }
+
+/// Opening one new cache file from several connections at once never fails: two that switch
+/// a fresh file to WAL together would deadlock (SQLite then answers "database is locked"
+/// without waiting), so only the holder of the writer lock switches it.
+#[test]
+fn a_new_cache_opened_by_many_at_once_opens_for_all() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let (dir, start) = (dir.path().to_path_buf(), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    Cache::open(&dir, "acct").map(|c| c.info().map(|i| i.nodes))
+                })
+            })
+            .collect();
+        for opener in openers {
+            let opened = opener.join().unwrap();
+            assert!(
+                matches!(opened, Ok(Ok(0))),
+                "round {round}: {:?}",
+                opened
+                    .map(|i| i.map_err(|e| e.to_string()))
+                    .map_err(|e| e.to_string())
+            );
+        }
+    }
+}
