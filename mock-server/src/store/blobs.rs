@@ -138,7 +138,7 @@ impl BlobStore {
             let path = tmp.clone();
             let disk = std::thread::Builder::new()
                 .name("acd-mock-blob-writer".into())
-                .spawn(move || write_chunks(&path, from_hasher, durable))?;
+                .spawn(move || write_chunks(&path, from_hasher, durable.then_some(SYNC_EVERY)))?;
             let mut md5 = Md5::new();
             while let Some(chunk) = rx.blocking_recv() {
                 md5.update(&chunk);
@@ -368,32 +368,83 @@ impl Drop for BlobWriter {
 }
 
 /// Writes chunks to a new file at `path` until the channel closes; returns the size. A
-/// durable store syncs every [`SYNC_EVERY`] bytes on the way, so the final fsync only covers
-/// the tail instead of the whole file.
+/// durable store (`sync_every` given, [`SYNC_EVERY`]) starts a write-back every `sync_every`
+/// bytes on a thread of its own, so writing never waits for the disk on the way and the final
+/// fsync only covers the tail.
 fn write_chunks(
     path: &Path,
     chunks: std::sync::mpsc::Receiver<Bytes>,
-    durable: bool,
+    sync_every: Option<u64>,
 ) -> std::io::Result<u64> {
+    let file = std::fs::File::create(path)?;
+    let writeback = sync_every
+        .map(|every| EarlyWriteback::start(&file).map(|w| (w, every)))
+        .transpose()?;
     // Small chunks are gathered; large ones go straight through.
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut size = 0u64;
     let mut unsynced = 0u64;
+    let mut written = Ok(());
     for chunk in chunks {
-        out.write_all(&chunk)?;
+        if let Err(error) = out.write_all(&chunk) {
+            written = Err(error);
+            break;
+        }
         size += chunk.len() as u64;
         unsynced += chunk.len() as u64;
-        if durable && unsynced >= SYNC_EVERY {
-            out.flush()?;
-            out.get_ref().sync_data()?;
+        if let Some((writeback, every)) = &writeback
+            && unsynced >= *every
+        {
+            writeback.kick();
             unsynced = 0;
         }
     }
+    let durable = writeback.is_some();
+    let early = writeback.map_or(Ok(()), |(w, _)| w.finish());
+    written?;
+    early?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
     if durable {
         file.sync_all()?;
     }
     Ok(size)
+}
+
+/// A thread that syncs a file's data whenever kicked, so the writer hands the disk what it
+/// has written so far without waiting for it.
+struct EarlyWriteback {
+    kick: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl EarlyWriteback {
+    /// Starts the thread on a second handle of `file`.
+    fn start(file: &std::fs::File) -> std::io::Result<Self> {
+        let early = file.try_clone()?;
+        let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("acd-mock-blob-sync".into())
+            .spawn(move || {
+                while kicked.recv().is_ok() {
+                    early.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Self { kick, thread })
+    }
+
+    /// Asks for a write-back; one already running or queued covers this one too.
+    fn kick(&self) {
+        let _ = self.kick.try_send(());
+    }
+
+    /// Waits for the write-backs asked for and reports the first error.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.kick);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the blob sync thread panicked")))
+    }
 }
 
 /// How much a durable write buffers before syncing part of it.
@@ -446,6 +497,31 @@ pub fn synthetic_md5(seed: u64, size: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_durable_write_with_many_early_write_backs_keeps_every_byte() -> std::io::Result<()> {
+        let byte_of = |i: usize| (i % 251) as u8;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("blob");
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(4);
+        let feeder = std::thread::spawn(move || {
+            for i in 0..300 {
+                if tx.send(Bytes::from(vec![byte_of(i); 1000])).is_err() {
+                    return;
+                }
+            }
+        });
+        // A write-back every 4 KiB: dozens of kicks, some while one is still running.
+        let size = write_chunks(&path, rx, Some(4096))?;
+        assert!(feeder.join().is_ok());
+        assert_eq!(size, 300_000);
+        let bytes = std::fs::read(&path)?;
+        assert_eq!(bytes.len(), 300_000);
+        for (i, chunk) in bytes.chunks(1000).enumerate() {
+            assert!(chunk.iter().all(|b| *b == byte_of(i)), "chunk {i} differs");
+        }
+        Ok(())
+    }
 
     #[test]
     fn synthetic_bytes_do_not_depend_on_how_they_are_read() {
