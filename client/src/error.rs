@@ -276,11 +276,33 @@ pub async fn error_from_response(operation: &str, mut response: reqwest::Respons
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() >= ERROR_BODY_LIMIT {
-            break;
+    let mut cut = None;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if body.len() >= ERROR_BODY_LIMIT {
+                    break;
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                cut = Some(error.without_url());
+                break;
+            }
         }
+    }
+    // A 429 or 5xx means what its status says. Any other error's meaning is in its body (a
+    // 409's conflicting node, a 403's quota, a 400's expired token): cut short, it is an
+    // answer lost on the way, whose outcome is unknown, not a verdict.
+    if let Some(error) = cut
+        && status != 429
+        && status < 500
+    {
+        return Error::unanswered(
+            operation,
+            format!("the HTTP {status} answer's body was cut short ({error})"),
+        );
     }
     classify(
         operation,

@@ -132,6 +132,32 @@ async fn every_lost_answer_is_found_applied_once() {
     assert!(drive.pacer().retries() >= ops.len() as u64);
 }
 
+/// A 409 names the node holding the name in its body; cut short, the body names nothing, so
+/// the answer counts as lost and the write is reconciled (CI failure of `chaos_sync_round_trip`,
+/// where a folder's creation ended on `HTTP 409: {"logref":`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_whose_body_was_cut_is_reconciled_not_taken_as_a_verdict() {
+    let (server, remote, _, _dir) = start().await;
+    let drive = &remote.drive;
+    let root = drive.root().await.unwrap().id.clone();
+    let existing = drive.create_folder(&root, "dup").await.unwrap();
+    add_rule(
+        &server,
+        json!({"match": {"operation": "create_folder"},
+               "action": {"kind": "cut_body", "after_bytes": 10}, "trigger": {"first": 1}}),
+    );
+    let again = drive.create_folder(&root, "dup").await.unwrap();
+    assert_eq!(again.id, existing.id);
+    // The 409 was served (and cut), then the name looked up: nothing was created again.
+    let entries = server
+        .state()
+        .journal
+        .entries(1000, Some(Operation::CreateFolder));
+    let statuses: Vec<u16> = entries.iter().map(|e| e.status).collect();
+    assert!(statuses.contains(&409), "the 409 was served: {statuses:?}");
+    assert_eq!(commits(&server, Operation::CreateFolder), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_changed_meanwhile_is_named_not_replayed() {
     let (server, remote, token, _dir) = start().await;
